@@ -1,0 +1,437 @@
+"""The leanplan application: a thin layer of commands and queries over the plan's aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain import values
+from domain.errors import (
+    ConcurrentChange,
+    MilestoneNotFound,
+    PlanNotFound,
+    UserExists,
+    UserNotFound,
+)
+from domain.history import (
+    ChangesReport,
+    HistoryEntry,
+    HistoryFilter,
+    HistoryPage,
+    changes_between,
+    entry_from,
+    history_key,
+    last_review_time,
+    page,
+)
+from domain.milestone import Milestone
+from domain.plan import Plan
+from domain.users import User, user_id
+from domain.values import Person, ReviewCadence
+from domain.views import BudgetReport, PlanView, budget_report, fold
+
+_REGISTERS = UUID("6c1f3c1e-5d0b-4f7e-9a51-3c2b8f0e7a10")
+_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+class PlanRegistered(DomainEvent):
+    """Lists a plan in the global register, so every plan can be found."""
+
+    plan_id: UUID
+
+
+class MilestoneRegistered(DomainEvent):
+    """Lists a milestone in its plan's register, so the plan can find all its milestones."""
+
+    milestone_id: UUID
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class TimeAsISO(Transcoding):
+    type = time
+    name = "time_iso"
+
+    def encode(self, obj: time) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> time:
+        return time.fromisoformat(data)
+
+
+class PersonAsDict(Transcoding):
+    type = Person
+    name = "person"
+
+    def encode(self, obj: Person) -> dict[str, str]:
+        return {"name": obj.name, "email": obj.email}
+
+    def decode(self, data: dict[str, str]) -> Person:
+        return Person(data["name"], data["email"])
+
+
+class TupleAsList(Transcoding):
+    type = tuple
+    name = "tuple"
+
+    def encode(self, obj: tuple[Any, ...]) -> list[Any]:
+        return list(obj)
+
+    def decode(self, data: list[Any]) -> tuple[Any, ...]:
+        return tuple(data)
+
+
+class Leanplan(Application):
+    """Commands return ids or nothing; queries return views. Storage errors become domain errors."""
+
+    name = "Leanplan"
+
+    def __init__(
+        self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(env)
+        self._clock = clock or (lambda: datetime.now(tz=UTC))
+        self.plan_register = EventSourcedLog(self.events, uuid5(_REGISTERS, "plans"), PlanRegistered)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in (DateAsISO(), TimeAsISO(), PersonAsDict(), TupleAsList()):
+            transcoder.register(transcoding)
+
+    def _milestone_register(self, plan_id: UUID) -> EventSourcedLog[MilestoneRegistered]:
+        return EventSourcedLog(self.events, uuid5(plan_id, "milestones"), MilestoneRegistered)
+
+    # Commands on the plan.
+
+    def start_plan(
+        self,
+        name: str,
+        *,
+        actor: str,
+        timezone: str = "UTC",
+        currency: str = "USD",
+        cadence: ReviewCadence | None = None,
+    ) -> UUID:
+        starts_on = self._today(values.timezone(timezone))
+
+        def start() -> UUID:
+            plan = Plan.start(
+                name,
+                actor=actor,
+                starts_on=starts_on,
+                timezone=timezone,
+                currency=currency,
+                cadence=cadence,
+            )
+            self._save(plan, self.plan_register.trigger_event(plan_id=plan.id))
+            return plan.id
+
+        return self._retrying(start)
+
+    def rename_plan(self, plan_id: UUID, name: str, *, actor: str) -> None:
+        self._change_plan(plan_id, lambda plan: plan.rename(name, actor=actor))
+
+    def add_assumption(
+        self, plan_id: UUID, statement: str, *, actor: str, test: str = "", success_criterion: str = ""
+    ) -> UUID:
+        return self._change_plan(
+            plan_id,
+            lambda plan: plan.add_assumption(
+                statement, actor=actor, test=test, success_criterion=success_criterion
+            ),
+        )
+
+    def validate_assumption(self, plan_id: UUID, assumption_id: UUID, *, evidence: str, actor: str) -> None:
+        self._change_plan(
+            plan_id, lambda plan: plan.validate_assumption(assumption_id, evidence=evidence, actor=actor)
+        )
+
+    def invalidate_assumption(
+        self, plan_id: UUID, assumption_id: UUID, *, evidence: str, actor: str
+    ) -> None:
+        self._change_plan(
+            plan_id, lambda plan: plan.invalidate_assumption(assumption_id, evidence=evidence, actor=actor)
+        )
+
+    def set_review_cadence(
+        self, plan_id: UUID, *, rrule: str, start_time: time, duration_minutes: int, actor: str
+    ) -> None:
+        self._change_plan(
+            plan_id,
+            lambda plan: plan.set_review_cadence(
+                rrule=rrule, start_time=start_time, duration_minutes=duration_minutes, actor=actor
+            ),
+        )
+
+    def move_review_occurrence(
+        self,
+        plan_id: UUID,
+        occurrence: date,
+        *,
+        new_date: date,
+        new_time: time,
+        actor: str,
+        reason: str | None = None,
+    ) -> None:
+        self._change_plan(
+            plan_id,
+            lambda plan: plan.move_review_occurrence(
+                occurrence, new_date=new_date, new_time=new_time, actor=actor, reason=reason
+            ),
+        )
+
+    def skip_review_occurrence(self, plan_id: UUID, occurrence: date, *, actor: str, reason: str) -> None:
+        self._change_plan(
+            plan_id, lambda plan: plan.skip_review_occurrence(occurrence, actor=actor, reason=reason)
+        )
+
+    def hold_review(
+        self,
+        plan_id: UUID,
+        *,
+        held_on: date,
+        notes: str,
+        actor: str,
+        decisions: tuple[str, ...] = (),
+    ) -> None:
+        self._change_plan(
+            plan_id, lambda plan: plan.hold_review(held_on, notes=notes, decisions=decisions, actor=actor)
+        )
+
+    # Users.
+
+    def register_user(
+        self, name: str, *, email: str, token_hash: str, actor: str, password_hash: str | None = None
+    ) -> UUID:
+        user = User.register(
+            name, email=email, password_hash=password_hash, token_hash=token_hash, actor=actor
+        )
+        try:
+            self._save(user)
+        except ConcurrentChange:
+            raise UserExists(f"the user name {name!r} is taken") from None
+        return user.id
+
+    def issue_token(self, name: str, *, token_hash: str, actor: str) -> None:
+        user = self.user(name)
+        user.issue_token(token_hash, actor=actor)
+        self._save(user)
+
+    def set_password(self, name: str, *, password_hash: str, actor: str) -> None:
+        user = self.user(name)
+        user.set_password(password_hash, actor=actor)
+        self._save(user)
+
+    def user(self, name: str) -> User:
+        return self.user_by_id(user_id(name))
+
+    def user_by_id(self, id_: UUID) -> User:
+        try:
+            user = self.repository.get(id_)
+        except AggregateNotFoundError:
+            raise UserNotFound("no such user") from None
+        if not isinstance(user, User):
+            raise UserNotFound("no such user")
+        return user
+
+    # Commands on milestones.
+
+    def add_milestone(
+        self,
+        plan_id: UUID,
+        *,
+        title: str,
+        kind: str,
+        due: date,
+        budget: Decimal | str | int,
+        owner: Person,
+        actor: str,
+        description: str = "",
+        assumption_id: UUID | None = None,
+    ) -> UUID:
+        plan = self._plan(plan_id)
+        if assumption_id is not None:
+            plan.assumption(assumption_id)
+        register = self._milestone_register(plan_id)
+
+        def add() -> UUID:
+            milestone = Milestone.add(
+                plan_id,
+                title=title,
+                kind=kind,
+                due=due,
+                budget=budget,
+                owner=owner,
+                actor=actor,
+                description=description,
+                assumption_id=assumption_id,
+            )
+            self._save(milestone, register.trigger_event(milestone_id=milestone.id))
+            return milestone.id
+
+        return self._retrying(add)
+
+    def reschedule(self, milestone_id: UUID, due: date, *, reason: str, actor: str) -> None:
+        self._change_milestone(milestone_id, lambda m: m.reschedule(due, reason=reason, actor=actor))
+
+    def reassign(self, milestone_id: UUID, owner: Person, *, actor: str, reason: str | None = None) -> None:
+        self._change_milestone(milestone_id, lambda m: m.reassign(owner, actor=actor, reason=reason))
+
+    def change_budget(
+        self, milestone_id: UUID, budget: Decimal | str | int, *, reason: str, actor: str
+    ) -> None:
+        self._change_milestone(milestone_id, lambda m: m.change_budget(budget, reason=reason, actor=actor))
+
+    def retitle(self, milestone_id: UUID, title: str, *, actor: str, reason: str | None = None) -> None:
+        self._change_milestone(milestone_id, lambda m: m.retitle(title, actor=actor, reason=reason))
+
+    def describe(
+        self, milestone_id: UUID, description: str, *, actor: str, reason: str | None = None
+    ) -> None:
+        self._change_milestone(
+            milestone_id, lambda m: m.describe(description, actor=actor, reason=reason)
+        )
+
+    def complete(
+        self,
+        milestone_id: UUID,
+        *,
+        actor: str,
+        completed_on: date | None = None,
+        actual_cost: Decimal | str | int | None = None,
+        note: str = "",
+    ) -> None:
+        def complete(milestone: Milestone) -> None:
+            done_on = completed_on or self._today(self._plan(milestone.plan_id).timezone)
+            milestone.complete(completed_on=done_on, actual_cost=actual_cost, note=note, actor=actor)
+
+        self._change_milestone(milestone_id, complete)
+
+    def reopen(self, milestone_id: UUID, *, reason: str, actor: str) -> None:
+        self._change_milestone(milestone_id, lambda m: m.reopen(reason=reason, actor=actor))
+
+    def cancel(self, milestone_id: UUID, *, reason: str, actor: str) -> None:
+        self._change_milestone(milestone_id, lambda m: m.cancel(reason=reason, actor=actor))
+
+    # Queries.
+
+    def plan_ids(self) -> list[UUID]:
+        return [logged.plan_id for logged in self.plan_register.get()]
+
+    def plans(self) -> list[Plan]:
+        return [self._plan(plan_id) for plan_id in self.plan_ids()]
+
+    def plan(self, plan_id: UUID) -> PlanView:
+        plan = self._plan(plan_id)
+        milestones = tuple(self.repository.get(i) for i in self.milestone_ids(plan_id))
+        return PlanView(plan, milestones)
+
+    def milestone_ids(self, plan_id: UUID) -> list[UUID]:
+        return [logged.milestone_id for logged in self._milestone_register(plan_id).get()]
+
+    def milestone(self, milestone_id: UUID) -> Milestone:
+        try:
+            milestone = self.repository.get(milestone_id)
+        except AggregateNotFoundError:
+            raise MilestoneNotFound(f"no milestone {milestone_id}") from None
+        if not isinstance(milestone, Milestone):
+            raise MilestoneNotFound(f"no milestone {milestone_id}")
+        return milestone
+
+    def plan_events(self, plan_id: UUID) -> list[Any]:
+        """Every event of the plan and its milestones, in history order."""
+        self._plan(plan_id)
+        events = list(self.events.get(plan_id))
+        for milestone_id in self.milestone_ids(plan_id):
+            events.extend(self.events.get(milestone_id))
+        events.sort(key=history_key)
+        return events
+
+    def plan_as_of(self, plan_id: UUID, *, at: datetime | None = None, version: int | None = None) -> PlanView:
+        """The plan as it stood at a moment, or after its first `version` events."""
+        events = self.plan_events(plan_id)
+        if at is not None:
+            events = [e for e in events if e.timestamp <= at]
+        if version is not None:
+            events = events[: max(version, 0)]
+        return fold(events)
+
+    def history(self, plan_id: UUID) -> Iterator[HistoryEntry]:
+        for position, event in enumerate(self.plan_events(plan_id), start=1):
+            yield entry_from(event, position)
+
+    def history_page(
+        self, plan_id: UUID, wanted: HistoryFilter = HistoryFilter(), *, limit: int = 50, after: int = 0
+    ) -> HistoryPage:
+        return page(self.history(plan_id), wanted, limit, after)
+
+    def changes(
+        self, plan_id: UUID, *, since: datetime | None = None, until: datetime | None = None
+    ) -> ChangesReport:
+        """The review report; by default everything since the last review held."""
+        events = self.plan_events(plan_id)
+        end = until or max(events[-1].timestamp, self._clock())
+        start = since or last_review_time(events, end) or events[0].timestamp
+        return changes_between(events, start, end)
+
+    def budget(self, plan_id: UUID) -> BudgetReport:
+        return budget_report(self.plan(plan_id))
+
+    # Plumbing.
+
+    def _plan(self, plan_id: UUID) -> Plan:
+        try:
+            plan = self.repository.get(plan_id)
+        except AggregateNotFoundError:
+            raise PlanNotFound(f"no plan {plan_id}") from None
+        if not isinstance(plan, Plan):
+            raise PlanNotFound(f"no plan {plan_id}")
+        return plan
+
+    def _change_plan(self, plan_id: UUID, command: Callable[[Plan], T]) -> T:
+        plan = self._plan(plan_id)
+        result = command(plan)
+        self._save(plan)
+        return result
+
+    def _change_milestone(self, milestone_id: UUID, command: Callable[[Milestone], None]) -> None:
+        milestone = self.milestone(milestone_id)
+        command(milestone)
+        self._save(milestone)
+
+    def _save(self, *items: Any) -> None:
+        try:
+            self.save(*items)
+        except IntegrityError:
+            raise ConcurrentChange("someone changed this at the same time; reload and try again") from None
+
+    def _today(self, zone: str) -> date:
+        return self._clock().astimezone(ZoneInfo(zone)).date()
+
+    @staticmethod
+    def _retrying(create: Callable[[], T]) -> T:
+        """New aggregates collide only on their register's next slot; building them anew loses nothing."""
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                return create()
+            except ConcurrentChange:
+                continue
+        return create()

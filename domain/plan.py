@@ -1,0 +1,355 @@
+"""The Plan aggregate: plan-wide facts, its assumptions and its review meetings.
+
+Milestones live in their own aggregates (domain.milestone) so that changing one milestone
+loads and writes a handful of events, however large the plan grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, time, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain import values
+from domain.errors import (
+    AssumptionAlreadyResolved,
+    AssumptionNotFound,
+    EvidenceRequired,
+    InvalidInput,
+    InvalidStatement,
+    ReviewOccurrenceNotFound,
+)
+from domain.values import AssumptionStatus, ReviewCadence
+
+
+@dataclass
+class Assumption:
+    """A belief the plan rests on, and what testing it showed."""
+
+    id: UUID
+    statement: str
+    test: str
+    success_criterion: str
+    status: AssumptionStatus = AssumptionStatus.UNTESTED
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class MovedOccurrence:
+    new_date: date
+    new_time: time
+
+
+@dataclass(frozen=True)
+class Review:
+    """A review meeting that took place, with what it decided."""
+
+    held_on: date
+    notes: str
+    decisions: tuple[str, ...]
+    actor: str
+
+
+@dataclass
+class _PlanState:
+    moved: dict[date, MovedOccurrence] = field(default_factory=dict)
+    skipped: dict[date, str] = field(default_factory=dict)
+    reviews: list[Review] = field(default_factory=list)
+    assumptions: dict[UUID, Assumption] = field(default_factory=dict)
+
+
+class Plan(Aggregate):
+    """A Lean Plan: its name, zone, currency, review rhythm and assumptions."""
+
+    class Event(Aggregate.Event):
+        actor: str
+        reason: str | None
+
+        @property
+        def plan_id(self) -> UUID:
+            return self.originator_id
+
+    class PlanStarted(Event, Aggregate.Created):
+        name: str
+        timezone: str
+        currency: str
+        rrule: str
+        start_time: time
+        duration_minutes: int
+        starts_on: date
+
+    class PlanRenamed(Event):
+        old_name: str
+        new_name: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.name = self.new_name
+
+    class AssumptionAdded(Event):
+        assumption_id: UUID
+        statement: str
+        test: str
+        success_criterion: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.assumptions[self.assumption_id] = Assumption(
+                id=self.assumption_id,
+                statement=self.statement,
+                test=self.test,
+                success_criterion=self.success_criterion,
+            )
+
+    class AssumptionValidated(Event):
+        assumption_id: UUID
+        old_status: str
+        new_status: str
+        evidence: str
+
+        def apply(self, plan: Plan) -> None:
+            assumption = plan.state.assumptions[self.assumption_id]
+            assumption.status = AssumptionStatus(self.new_status)
+            assumption.evidence = self.evidence
+
+    class AssumptionInvalidated(AssumptionValidated):
+        pass
+
+    class ReviewCadenceSet(Event):
+        old_rrule: str
+        new_rrule: str
+        old_start_time: time
+        new_start_time: time
+        old_duration_minutes: int
+        new_duration_minutes: int
+        starts_on: date
+
+        def apply(self, plan: Plan) -> None:
+            plan.cadence = ReviewCadence(
+                rrule=self.new_rrule,
+                start_time=self.new_start_time,
+                duration_minutes=self.new_duration_minutes,
+                starts_on=self.starts_on,
+            )
+
+    class ReviewOccurrenceMoved(Event):
+        occurrence: date
+        new_date: date
+        new_time: time
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.skipped.pop(self.occurrence, None)
+            plan.state.moved[self.occurrence] = MovedOccurrence(self.new_date, self.new_time)
+
+    class ReviewOccurrenceSkipped(Event):
+        occurrence: date
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.moved.pop(self.occurrence, None)
+            plan.state.skipped[self.occurrence] = self.reason or ""
+
+    class ReviewHeld(Event):
+        held_on: date
+        notes: str
+        decisions: tuple[str, ...]
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.reviews.append(
+                Review(self.held_on, self.notes, tuple(self.decisions), self.actor)
+            )
+
+    def __init__(
+        self,
+        name: str,
+        timezone: str,
+        currency: str,
+        rrule: str,
+        start_time: time,
+        duration_minutes: int,
+        starts_on: date,
+    ) -> None:
+        self.name = name
+        self.timezone = timezone
+        self.currency = currency
+        self.cadence = ReviewCadence(rrule, start_time, duration_minutes, starts_on)
+        self.state = _PlanState()
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        *,
+        actor: str,
+        starts_on: date,
+        timezone: str = "UTC",
+        currency: str = "USD",
+        cadence: ReviewCadence | None = None,
+    ) -> Plan:
+        cadence = replace(cadence or ReviewCadence(), starts_on=starts_on)
+        return cls._create(
+            cls.PlanStarted,
+            id=uuid4(),
+            actor=values.actor(actor),
+            reason=None,
+            name=values.plan_name(name),
+            timezone=values.timezone(timezone),
+            currency=values.currency(currency),
+            rrule=cadence.rrule,
+            start_time=cadence.start_time,
+            duration_minutes=cadence.duration_minutes,
+            starts_on=starts_on,
+        )
+
+    @property
+    def assumptions(self) -> list[Assumption]:
+        return list(self.state.assumptions.values())
+
+    @property
+    def reviews(self) -> list[Review]:
+        return list(self.state.reviews)
+
+    @property
+    def moved_occurrences(self) -> dict[date, MovedOccurrence]:
+        return dict(self.state.moved)
+
+    @property
+    def skipped_occurrences(self) -> dict[date, str]:
+        return dict(self.state.skipped)
+
+    def assumption(self, assumption_id: UUID) -> Assumption:
+        try:
+            return self.state.assumptions[assumption_id]
+        except KeyError:
+            raise AssumptionNotFound(f"no assumption {assumption_id} in this plan") from None
+
+    def rename(self, name: str, *, actor: str) -> None:
+        new_name = values.plan_name(name)
+        if new_name != self.name:
+            self._record(self.PlanRenamed, actor, old_name=self.name, new_name=new_name)
+
+    def add_assumption(
+        self, statement: str, *, actor: str, test: str = "", success_criterion: str = ""
+    ) -> UUID:
+        if not statement.strip() or len(statement) > values.MAX_DESCRIPTION:
+            raise InvalidStatement("an assumption needs a statement of 1 to 10,000 characters")
+        if len(test) > values.MAX_DESCRIPTION or len(success_criterion) > values.MAX_DESCRIPTION:
+            raise InvalidInput("test and success criterion have at most 10,000 characters")
+        assumption_id = uuid4()
+        self._record(
+            self.AssumptionAdded,
+            actor,
+            assumption_id=assumption_id,
+            statement=statement.strip(),
+            test=test.strip(),
+            success_criterion=success_criterion.strip(),
+        )
+        return assumption_id
+
+    def validate_assumption(self, assumption_id: UUID, *, evidence: str, actor: str) -> None:
+        self._resolve(self.AssumptionValidated, assumption_id, evidence, actor)
+
+    def invalidate_assumption(self, assumption_id: UUID, *, evidence: str, actor: str) -> None:
+        self._resolve(self.AssumptionInvalidated, assumption_id, evidence, actor)
+
+    def _resolve(
+        self, event_class: type[AssumptionValidated], assumption_id: UUID, evidence: str, actor: str
+    ) -> None:
+        assumption = self.assumption(assumption_id)
+        new_status = (
+            AssumptionStatus.INVALIDATED
+            if event_class is self.AssumptionInvalidated
+            else AssumptionStatus.VALIDATED
+        )
+        if assumption.status == new_status:
+            raise AssumptionAlreadyResolved(f"the assumption is already {new_status.value}")
+        if not evidence.strip():
+            raise EvidenceRequired("say what evidence resolved the assumption")
+        self._record(
+            event_class,
+            actor,
+            assumption_id=assumption_id,
+            old_status=assumption.status.value,
+            new_status=new_status.value,
+            evidence=evidence.strip(),
+        )
+
+    def set_review_cadence(
+        self,
+        *,
+        rrule: str,
+        start_time: time,
+        duration_minutes: int,
+        actor: str,
+        starts_on: date | None = None,
+    ) -> None:
+        cadence = ReviewCadence(
+            rrule.strip(), start_time, duration_minutes, starts_on or self.cadence.starts_on
+        )
+        if cadence == self.cadence:
+            return
+        self._record(
+            self.ReviewCadenceSet,
+            actor,
+            old_rrule=self.cadence.rrule,
+            new_rrule=cadence.rrule,
+            old_start_time=self.cadence.start_time,
+            new_start_time=cadence.start_time,
+            old_duration_minutes=self.cadence.duration_minutes,
+            new_duration_minutes=cadence.duration_minutes,
+            starts_on=cadence.starts_on,
+        )
+
+    def move_review_occurrence(
+        self, occurrence: date, *, new_date: date, new_time: time, actor: str, reason: str | None = None
+    ) -> None:
+        self._require_occurrence(occurrence)
+        self._record(
+            self.ReviewOccurrenceMoved,
+            actor,
+            reason=reason,
+            occurrence=occurrence,
+            new_date=new_date,
+            new_time=new_time,
+        )
+
+    def skip_review_occurrence(self, occurrence: date, *, actor: str, reason: str) -> None:
+        self._require_occurrence(occurrence)
+        self._record(
+            self.ReviewOccurrenceSkipped, actor, reason=values.reason(reason), occurrence=occurrence
+        )
+
+    def hold_review(
+        self, held_on: date, *, notes: str, actor: str, decisions: tuple[str, ...] = ()
+    ) -> None:
+        if len(notes) > values.MAX_DESCRIPTION:
+            raise InvalidInput("review notes have at most 10,000 characters", field="notes")
+        self._record(
+            self.ReviewHeld,
+            actor,
+            held_on=held_on,
+            notes=notes,
+            decisions=tuple(d.strip() for d in decisions if d.strip()),
+        )
+
+    def review_dates(self, start: date, end: date) -> list[tuple[date, time]]:
+        """The meetings as they will happen: the cadence with moves and skips applied."""
+        planned = self.cadence.dates_between(start - timedelta(days=366), end + timedelta(days=366))
+        meetings = []
+        for occurrence in planned:
+            if occurrence in self.state.skipped:
+                continue
+            moved = self.state.moved.get(occurrence)
+            meeting = (moved.new_date, moved.new_time) if moved else (occurrence, self.cadence.start_time)
+            if start <= meeting[0] <= end:
+                meetings.append(meeting)
+        return sorted(meetings)
+
+    def _require_occurrence(self, occurrence: date) -> None:
+        if occurrence not in self.cadence.dates_between(occurrence, occurrence):
+            raise ReviewOccurrenceNotFound(f"no review is scheduled on {occurrence.isoformat()}")
+
+    def _record(
+        self, event_class: type[Plan.Event], actor: str, *, reason: str | None = None, **fields: Any
+    ) -> None:
+        self.trigger_event(event_class, actor=values.actor(actor), reason=reason, **fields)
