@@ -15,7 +15,10 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from domain import values
 from domain.errors import (
+    AccessDenied,
     ConcurrentChange,
+    InvalidInput,
+    MemberNotFound,
     MilestoneNotFound,
     PlanNotFound,
     UserExists,
@@ -33,7 +36,8 @@ from domain.history import (
     page,
 )
 from domain.milestone import Milestone
-from domain.plan import Plan
+from domain.plan import Plan, Role
+from domain.plan_views import PlanViews
 from domain.users import User, user_id
 from domain.values import Person, ReviewCadence
 from domain.views import BudgetReport, PlanView, budget_report, fold
@@ -103,6 +107,7 @@ class Leanplan(Application):
     """Commands return ids or nothing; queries return views. Storage errors become domain errors."""
 
     name = "Leanplan"
+    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}  # cached aggregates are fast-forwarded on every get
 
     def __init__(
         self, env: dict[str, str] | None = None, clock: Callable[[], datetime] | None = None
@@ -110,6 +115,13 @@ class Leanplan(Application):
         super().__init__(env)
         self._clock = clock or (lambda: datetime.now(tz=UTC))
         self.plan_register = EventSourcedLog(self.events, uuid5(_REGISTERS, "plans"), PlanRegistered)
+        self._views = PlanViews(
+            self.recorder,
+            load_plan=self._plan,
+            load=self.repository.get,
+            milestone_ids=self.milestone_ids,
+            register_id=lambda plan_id: self._milestone_register(plan_id).originator_id,
+        )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -216,6 +228,41 @@ class Leanplan(Application):
             plan_id, lambda plan: plan.hold_review(held_on, notes=notes, decisions=decisions, actor=actor)
         )
 
+    # Membership.
+
+    def add_member(self, plan_id: UUID, user: str, role: str, *, actor: str) -> None:
+        """Adds an existing user to the plan as editor or viewer, or changes their role."""
+        try:
+            name = self.user(user).name
+        except UserNotFound:
+            raise InvalidInput(f"no user is named {user!r}", field="user") from None
+        self._change_plan(plan_id, lambda plan: plan.add_member(name, role, actor=actor))
+
+    def remove_member(self, plan_id: UUID, user: str, *, actor: str) -> None:
+        try:
+            name = self.user(user).name
+        except UserNotFound:
+            raise MemberNotFound(f"{user} is not a member of this plan") from None
+        self._change_plan(plan_id, lambda plan: plan.remove_member(name, actor=actor))
+
+    def authorize(self, plan_id: UUID, user: str, needed: Role = Role.VIEWER) -> Plan:
+        """The plan, if `user` may act on it as `needed`.
+
+        A non-member is told the plan does not exist, so plan ids cannot be probed; a member whose
+        role falls short gets AccessDenied.
+        """
+        plan = self._plan(plan_id)
+        role = plan.role_of(user)
+        if role is None:
+            raise PlanNotFound(f"no plan {plan_id}")
+        if not role.includes(needed):
+            raise AccessDenied(f"a {role.value} of this plan may not do this")
+        return plan
+
+    def plans_of(self, user: str) -> list[Plan]:
+        """The plans `user` is a member of."""
+        return [plan for plan in self.plans() if plan.role_of(user) is not None]
+
     # Users.
 
     def register_user(
@@ -289,6 +336,31 @@ class Leanplan(Application):
 
         return self._retrying(add)
 
+    def edit_milestone(
+        self,
+        milestone_id: UUID,
+        *,
+        actor: str,
+        title: str | None = None,
+        description: str | None = None,
+        budget: Decimal | str | int | None = None,
+        owner: Person | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Applies several edits as one change: all are saved, or none if any is refused."""
+
+        def edit(milestone: Milestone) -> None:
+            if title is not None:
+                milestone.retitle(title, actor=actor, reason=reason)
+            if description is not None:
+                milestone.describe(description, actor=actor, reason=reason)
+            if budget is not None:
+                milestone.change_budget(budget, reason=reason or "", actor=actor)
+            if owner is not None:
+                milestone.reassign(owner, actor=actor, reason=reason)
+
+        self._change_milestone(milestone_id, edit)
+
     def reschedule(self, milestone_id: UUID, due: date, *, reason: str, actor: str) -> None:
         self._change_milestone(milestone_id, lambda m: m.reschedule(due, reason=reason, actor=actor))
 
@@ -340,12 +412,20 @@ class Leanplan(Application):
         return [self._plan(plan_id) for plan_id in self.plan_ids()]
 
     def plan(self, plan_id: UUID) -> PlanView:
-        plan = self._plan(plan_id)
-        milestones = tuple(self.repository.get(i) for i in self.milestone_ids(plan_id))
-        return PlanView(plan, milestones)
+        """The plan now; kept warm in memory, so an unchanged plan costs one query to read."""
+        return self._views.get(plan_id)
 
-    def milestone_ids(self, plan_id: UUID) -> list[UUID]:
-        return [logged.milestone_id for logged in self._milestone_register(plan_id).get()]
+    def milestone_in(self, plan_id: UUID, milestone_id: UUID) -> Milestone:
+        """The milestone, if it belongs to the plan: access to one plan never reaches another's."""
+        milestone = self.milestone(milestone_id)
+        if milestone.plan_id != plan_id:
+            raise MilestoneNotFound(f"no milestone {milestone_id} in this plan")
+        return milestone
+
+    def milestone_ids(self, plan_id: UUID, *, after: int = 0) -> list[UUID]:
+        """The plan's milestones in the order they were added; `after` skips that many."""
+        register = self._milestone_register(plan_id)
+        return [logged.milestone_id for logged in register.get(gt=after or None)]
 
     def milestone(self, milestone_id: UUID) -> Milestone:
         try:

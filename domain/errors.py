@@ -70,6 +70,10 @@ class InvalidStatement(InvalidInput):
     field = "statement"
 
 
+class InvalidRole(InvalidInput):
+    field = "role"
+
+
 class NotFound(DomainError):
     """The thing named does not exist (or is not visible to the asker)."""
 
@@ -87,6 +91,10 @@ class AssumptionNotFound(NotFound):
 
 
 class ReviewOccurrenceNotFound(NotFound):
+    pass
+
+
+class MemberNotFound(NotFound):
     pass
 
 
@@ -118,8 +126,16 @@ class NothingChanged(TransitionForbidden):
     pass
 
 
+class OwnerIsFixed(TransitionForbidden):
+    """The owner stays the owner: the role cannot be changed or removed."""
+
+
 class ConcurrentChange(DomainError):
     """Someone else changed the same thing first; reload and try again."""
+
+
+class AccessDenied(DomainError):
+    """A member whose role does not allow this change; only members are told, so it reveals nothing."""
 
 
 

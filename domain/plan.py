@@ -7,7 +7,8 @@ loads and writes a handful of events, however large the plan grows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,7 +20,10 @@ from domain.errors import (
     AssumptionNotFound,
     EvidenceRequired,
     InvalidInput,
+    InvalidRole,
     InvalidStatement,
+    MemberNotFound,
+    OwnerIsFixed,
     ReviewOccurrenceNotFound,
 )
 from domain.values import AssumptionStatus, ReviewCadence
@@ -53,12 +57,32 @@ class Review:
     actor: str
 
 
+class Role(StrEnum):
+    """What a member may do, each role including the ones before it: read, change, manage members."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    OWNER = "owner"
+
+    def includes(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
 @dataclass
 class _PlanState:
     moved: dict[date, MovedOccurrence] = field(default_factory=dict)
     skipped: dict[date, str] = field(default_factory=dict)
     reviews: list[Review] = field(default_factory=list)
     assumptions: dict[UUID, Assumption] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
+    review_revision: int = 0
+    review_revised_at: datetime | None = None
+
+    def revise_review(self, at: datetime) -> None:
+        """Something calendars show of the review series changed: see `Plan.review_sequence`."""
+        self.review_revision += 1
+        self.review_revised_at = at
 
 
 class Plan(Aggregate):
@@ -87,6 +111,7 @@ class Plan(Aggregate):
 
         def apply(self, plan: Plan) -> None:
             plan.name = self.new_name
+            plan.state.revise_review(self.timestamp)
 
     class AssumptionAdded(Event):
         assumption_id: UUID
@@ -132,6 +157,7 @@ class Plan(Aggregate):
                 duration_minutes=self.new_duration_minutes,
                 starts_on=self.starts_on,
             )
+            plan.state.revise_review(self.timestamp)
 
     class ReviewOccurrenceMoved(Event):
         occurrence: date
@@ -141,6 +167,7 @@ class Plan(Aggregate):
         def apply(self, plan: Plan) -> None:
             plan.state.skipped.pop(self.occurrence, None)
             plan.state.moved[self.occurrence] = MovedOccurrence(self.new_date, self.new_time)
+            plan.state.revise_review(self.timestamp)
 
     class ReviewOccurrenceSkipped(Event):
         occurrence: date
@@ -148,6 +175,7 @@ class Plan(Aggregate):
         def apply(self, plan: Plan) -> None:
             plan.state.moved.pop(self.occurrence, None)
             plan.state.skipped[self.occurrence] = self.reason or ""
+            plan.state.revise_review(self.timestamp)
 
     class ReviewHeld(Event):
         held_on: date
@@ -158,6 +186,32 @@ class Plan(Aggregate):
             plan.state.reviews.append(
                 Review(self.held_on, self.notes, tuple(self.decisions), self.actor)
             )
+            plan.state.revise_review(self.timestamp)
+
+    class MemberAdded(Event):
+        member: str
+        role: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.members[self.member] = self.role
+
+    class MemberRoleChanged(Event):
+        member: str
+        old_role: str
+        new_role: str
+
+        def apply(self, plan: Plan) -> None:
+            plan.state.members[self.member] = self.new_role
+
+    class MemberRemoved(Event):
+        """`new_role` is always None: it lets the history show the role going from old to none."""
+
+        member: str
+        old_role: str
+        new_role: str | None
+
+        def apply(self, plan: Plan) -> None:
+            del plan.state.members[self.member]
 
     def __init__(
         self,
@@ -168,12 +222,14 @@ class Plan(Aggregate):
         start_time: time,
         duration_minutes: int,
         starts_on: date,
+        actor: str,
     ) -> None:
         self.name = name
         self.timezone = timezone
         self.currency = currency
         self.cadence = ReviewCadence(rrule, start_time, duration_minutes, starts_on)
-        self.state = _PlanState()
+        # The creator is the owner: PlanStarted's actor, so plans started before membership have one.
+        self.state = _PlanState(members={actor: Role.OWNER.value})
 
     @classmethod
     def start(
@@ -216,6 +272,25 @@ class Plan(Aggregate):
     @property
     def skipped_occurrences(self) -> dict[date, str]:
         return dict(self.state.skipped)
+
+    @property
+    def review_sequence(self) -> int:
+        """Calendar SEQUENCE of the review series: grows only with what a calendar shows of it
+        (name, cadence, moves, skips, reviews held), not with assumptions or members."""
+        return self.state.review_revision
+
+    @property
+    def review_modified_on(self) -> datetime:
+        """When the review series last changed: its DTSTAMP and LAST-MODIFIED in feeds."""
+        return self.state.review_revised_at or self.created_on
+
+    @property
+    def members(self) -> dict[str, Role]:
+        return {name: Role(role) for name, role in self.state.members.items()}
+
+    def role_of(self, user: str) -> Role | None:
+        role = self.state.members.get(user)
+        return None if role is None else Role(role)
 
     def assumption(self, assumption_id: UUID) -> Assumption:
         try:
@@ -273,6 +348,36 @@ class Plan(Aggregate):
             new_status=new_status.value,
             evidence=evidence.strip(),
         )
+
+    def add_member(self, user: str, role: str, *, actor: str) -> None:
+        """Adds `user` as editor or viewer, or changes their role; the owner's role is fixed."""
+        try:
+            new_role = Role(role)
+        except ValueError:
+            raise InvalidRole(f"unknown role {role!r}; choose editor or viewer") from None
+        if new_role is Role.OWNER:
+            raise InvalidRole("a plan has one owner; add members as editor or viewer")
+        old_role = self.role_of(user)
+        if old_role is Role.OWNER:
+            raise OwnerIsFixed(f"{user} owns this plan; the owner's role cannot change")
+        if old_role is None:
+            self._record(self.MemberAdded, actor, member=user, role=new_role.value)
+        elif old_role is not new_role:
+            self._record(
+                self.MemberRoleChanged,
+                actor,
+                member=user,
+                old_role=old_role.value,
+                new_role=new_role.value,
+            )
+
+    def remove_member(self, user: str, *, actor: str) -> None:
+        role = self.role_of(user)
+        if role is None:
+            raise MemberNotFound(f"{user} is not a member of this plan")
+        if role is Role.OWNER:
+            raise OwnerIsFixed(f"{user} owns this plan and cannot be removed")
+        self._record(self.MemberRemoved, actor, member=user, old_role=role.value, new_role=None)
 
     def set_review_cadence(
         self,

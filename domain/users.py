@@ -54,7 +54,7 @@ class User(Aggregate):
     def register(
         cls, name: str, *, email: str, password_hash: str | None, token_hash: str, actor: str
     ) -> User:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(
                 "a user name is 1 to 64 letters, digits, dots, dashes or underscores", field="name"
             )

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from dateutil.rrule import rrule, rrulestr
 
@@ -66,7 +67,7 @@ class Person:
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > MAX_TITLE:
             raise InvalidInput("a person needs a name of 1 to 200 characters", field="owner")
-        if len(self.email) > 254 or not _EMAIL.match(self.email):
+        if len(self.email) > 254 or not _EMAIL.fullmatch(self.email):
             raise InvalidEmail(f"not an email address: {self.email!r}")
 
 
@@ -112,7 +113,7 @@ def money(value: Decimal | str | int, field: str = "budget") -> Decimal:
         raise InvalidBudget(f"an amount above {MAX_BUDGET} is not plausible", field=field)
     if amount != amount.quantize(CENT):
         raise InvalidBudget("an amount has at most two decimal places", field=field)
-    return amount.quantize(CENT)
+    return amount.quantize(CENT).copy_abs()  # "-0" passes the sign check but must not show as -0.00
 
 
 def currency(code: str) -> str:
@@ -121,11 +122,16 @@ def currency(code: str) -> str:
     return code
 
 
+@cache
+def _zone_keys() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def timezone(key: str) -> str:
-    try:
-        ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UnknownTimeZone(f"not an IANA time zone: {key!r}") from None
+    # Only the zone names themselves: ZoneInfo() also opens directories ("Europe") and the
+    # posix/ and right/ copies of the database, none of which a calendar client knows.
+    if key not in _zone_keys():
+        raise UnknownTimeZone(f"not an IANA time zone: {key!r}")
     return key
 
 
@@ -154,7 +160,13 @@ class ReviewCadence:
     def __post_init__(self) -> None:
         if not 1 <= self.duration_minutes <= 24 * 60:
             raise InvalidDuration("a review lasts from 1 minute to 24 hours")
-        self._rule()
+        # dateutil checks little when parsing: some rules fail, or never end, only when iterated.
+        try:
+            first = self._rule().after(datetime.combine(self.starts_on, time.min), inc=True)
+        except (ValueError, IndexError, OverflowError) as error:
+            raise InvalidRecurrenceRule(f"not a valid RRULE: {error}") from None
+        if first is None:
+            raise InvalidRecurrenceRule("the rule never gives a date")
 
     def _rule(self) -> rrule:
         text = self.rrule.strip()
@@ -165,6 +177,9 @@ class ReviewCadence:
             raise InvalidRecurrenceRule("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")
         if any(key in parts for key in ("DTSTART", "BYHOUR", "BYMINUTE", "BYSECOND")):
             raise InvalidRecurrenceRule("the time of day is set by start_time, not in the rule")
+        interval = parts.get("INTERVAL", "1")
+        if not interval.isdigit() or int(interval) < 1:
+            raise InvalidRecurrenceRule("INTERVAL must be a whole number of at least 1")
         try:
             rule = rrulestr(text, dtstart=datetime.combine(self.starts_on, self.start_time))
         except (ValueError, TypeError, KeyError, IndexError) as error:
