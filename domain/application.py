@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -10,13 +10,14 @@ from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application, EventSourcedLog
-from eventsourcing.domain import DomainEvent
+from eventsourcing.domain import CanMutateProtocol, DomainEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from domain import values
 from domain.errors import (
     AccessDenied,
     ConcurrentChange,
+    FeedNotFound,
     InvalidInput,
     MemberNotFound,
     MilestoneNotFound,
@@ -36,7 +37,7 @@ from domain.history import (
     page,
 )
 from domain.milestone import Milestone
-from domain.plan import Plan, Role
+from domain.plan import Feed, Plan, Role
 from domain.plan_views import PlanViews
 from domain.users import User, user_id
 from domain.values import Person, ReviewCadence
@@ -57,6 +58,25 @@ class MilestoneRegistered(DomainEvent):
     """Lists a milestone in its plan's register, so the plan can find all its milestones."""
 
     milestone_id: UUID
+
+
+class FeedIndexed(DomainEvent):
+    """Files a feed under its token's hash: a fetch finds the plan with one read, scanning none."""
+
+    plan_id: UUID
+    feed_id: UUID
+
+
+def _aggregate_or_none(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Folds an aggregate's events; None for a log's (a register's), so its id is "not found".
+
+    The library's own projector asserts instead, and register ids are easy to guess.
+    """
+    for event in events:
+        if not isinstance(event, CanMutateProtocol):
+            return None
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class DateAsISO(Transcoding):
@@ -127,6 +147,9 @@ class Leanplan(Application):
         super().register_transcodings(transcoder)
         for transcoding in (DateAsISO(), TimeAsISO(), PersonAsDict(), TupleAsList()):
             transcoder.register(transcoding)
+
+    def _feed_index(self, token_hash: str) -> EventSourcedLog[FeedIndexed]:
+        return EventSourcedLog(self.events, uuid5(_REGISTERS, f"feed/{token_hash}"), FeedIndexed)
 
     def _milestone_register(self, plan_id: UUID) -> EventSourcedLog[MilestoneRegistered]:
         return EventSourcedLog(self.events, uuid5(plan_id, "milestones"), MilestoneRegistered)
@@ -263,6 +286,87 @@ class Leanplan(Application):
         """The plans `user` is a member of."""
         return [plan for plan in self.plans() if plan.role_of(user) is not None]
 
+    # Feeds.
+
+    def create_feed(
+        self,
+        plan_id: UUID,
+        name: str,
+        *,
+        token_hash: str,
+        actor: str,
+        owner_email: str | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> UUID:
+        """Records the feed in the plan's history and files it under its token hash, in one save."""
+        plan = self._plan(plan_id)
+        feed_id = plan.create_feed(
+            name, token_hash=token_hash, actor=actor, owner_email=owner_email, kinds=kinds
+        )
+        filed = self._feed_index(token_hash).trigger_event(
+            next_originator_version=1, plan_id=plan_id, feed_id=feed_id
+        )
+        self._save(plan, filed)
+        return feed_id
+
+    def revoke_feed(self, plan_id: UUID, feed_id: UUID, *, actor: str) -> None:
+        self._change_plan(plan_id, lambda plan: plan.revoke_feed(feed_id, actor=actor))
+
+    def feed_by_token_hash(self, token_hash: str) -> tuple[Plan, Feed]:
+        """The live feed filed under the hash, with its plan; FeedNotFound for unknown or revoked.
+
+        The filing outlives a revocation; the plan, which holds only live feeds, has the last word.
+        """
+        filed = self._feed_index(token_hash).get_first()
+        if filed is None:
+            raise FeedNotFound("no such feed")
+        try:
+            plan = self._plan(filed.plan_id)
+        except PlanNotFound:
+            raise FeedNotFound("no such feed") from None
+        return plan, plan.feed(filed.feed_id)
+
+    # Calendar links (domain.calendar_links).
+
+    def link_calendar(
+        self,
+        plan_id: UUID,
+        name: str,
+        *,
+        url: str,
+        user: str,
+        actor: str,
+        direction: str = "two_way",
+        conflict_policy: str = "plan_wins",
+        owner_email: str | None = None,
+        kinds: tuple[str, ...] | None = None,
+        link_id: UUID | None = None,
+    ) -> UUID:
+        return self._change_plan(
+            plan_id,
+            lambda plan: plan.link_calendar(
+                name, url=url, user=user, actor=actor, direction=direction,
+                conflict_policy=conflict_policy, owner_email=owner_email, kinds=kinds,
+                link_id=link_id,
+            ),
+        )  # fmt: skip
+
+    def unlink_calendar(
+        self, plan_id: UUID, link_id: UUID, *, remove_items: bool, actor: str
+    ) -> None:
+        self._change_plan(
+            plan_id,
+            lambda plan: plan.unlink_calendar(link_id, remove_items=remove_items, actor=actor),
+        )
+
+    def note_from_calendar(self, subject_id: UUID, note: Callable[[Any], None]) -> None:
+        """Records what a calendar sync observed about a milestone, or (given a plan's id) about
+        its review series: `note` is one of their `note_calendar_*` commands."""
+        try:
+            self._change_milestone(subject_id, note)
+        except MilestoneNotFound:
+            self._change_plan(subject_id, note)
+
     # Users.
 
     def register_user(
@@ -292,7 +396,7 @@ class Leanplan(Application):
 
     def user_by_id(self, id_: UUID) -> User:
         try:
-            user = self.repository.get(id_)
+            user = self.repository.get(id_, projector_func=_aggregate_or_none)
         except AggregateNotFoundError:
             raise UserNotFound("no such user") from None
         if not isinstance(user, User):
@@ -429,7 +533,7 @@ class Leanplan(Application):
 
     def milestone(self, milestone_id: UUID) -> Milestone:
         try:
-            milestone = self.repository.get(milestone_id)
+            milestone = self.repository.get(milestone_id, projector_func=_aggregate_or_none)
         except AggregateNotFoundError:
             raise MilestoneNotFound(f"no milestone {milestone_id}") from None
         if not isinstance(milestone, Milestone):
@@ -479,7 +583,7 @@ class Leanplan(Application):
 
     def _plan(self, plan_id: UUID) -> Plan:
         try:
-            plan = self.repository.get(plan_id)
+            plan = self.repository.get(plan_id, projector_func=_aggregate_or_none)
         except AggregateNotFoundError:
             raise PlanNotFound(f"no plan {plan_id}") from None
         if not isinstance(plan, Plan):

@@ -98,6 +98,10 @@ class MemberNotFound(NotFound):
     pass
 
 
+class FeedNotFound(NotFound):
+    pass
+
+
 class TransitionForbidden(DomainError):
     """The plan's current state does not allow this change."""
 

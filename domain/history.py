@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+from domain.errors import InvalidInput
 from domain.milestone import Milestone
 from domain.plan import Plan
 from domain.values import AssumptionStatus, MilestoneStatus, Person
@@ -29,6 +30,7 @@ _ENVELOPE = {
     "reason",
     "plan_id",
     "assumption_id",
+    "token_hash",  # a feed's secret, even hashed, is nothing a history reader needs
 }
 
 
@@ -87,8 +89,8 @@ def changes_of(event: Any) -> dict[str, Change]:
     fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
     changes: dict[str, Change] = {}
     for name, value in fields.items():
-        if name in _ENVELOPE or name.startswith("new_"):
-            continue
+        if name in _ENVELOPE or name.startswith("new_") and f"old_{name[4:]}" in fields:
+            continue  # a new_x with an old_x is shown with it; a lone new_x (new_date) as itself
         if name.startswith("old_"):
             key = name[4:]
             changes[key] = Change(plain(value), plain(fields[f"new_{key}"]))
@@ -140,6 +142,8 @@ def page(
     entries: Iterable[HistoryEntry], wanted: HistoryFilter, limit: int, after: int = 0
 ) -> HistoryPage:
     """Entries after position `after` that pass the filter; the cursor is the last position shown."""
+    if limit < 1:
+        raise InvalidInput("a page holds at least one entry", field="limit")
     selected: list[HistoryEntry] = []
     for entry in entries:
         if entry.position <= after or not wanted.admits(entry):

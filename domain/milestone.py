@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain import values
+from domain.calendar_links import CalendarLink, Winner
 from domain.errors import MilestoneIsCancelled, MilestoneIsDone, MilestoneNotClosed, SameDueDate
 from domain.values import Kind, MilestoneStatus, Person
 
@@ -108,6 +109,21 @@ class Milestone(Aggregate):
         def apply(self, milestone: Milestone) -> None:
             milestone.status = MilestoneStatus.CANCELLED
             milestone.cancelled_at = self.timestamp
+
+    class CalendarConflictResolved(Event):
+        """Both sides moved the date since the last sync; see domain.calendar_links."""
+
+        link_id: UUID
+        plan_due: date
+        calendar_due: date
+        winner: str
+
+    class CalendarDeletionNoted(Event):
+        link_id: UUID
+
+    class CalendarEditOverwritten(Event):
+        link_id: UUID
+        fields: tuple[str, ...]
 
     def __init__(
         self,
@@ -267,6 +283,29 @@ class Milestone(Aggregate):
             new_status=MilestoneStatus.CANCELLED.value,
         )
 
+    def note_calendar_conflict(
+        self, link: CalendarLink, *, plan_due: date, calendar_due: date, winner: Winner
+    ) -> None:
+        self._record(
+            self.CalendarConflictResolved, link.actor,
+            reason=f"moved in the plan and in calendar {link.name}; the {winner.value} won",
+            link_id=link.id, plan_due=plan_due, calendar_due=calendar_due, winner=winner.value,
+        )  # fmt: skip
+
+    def note_calendar_deletion(self, link: CalendarLink) -> None:
+        self._record(
+            self.CalendarDeletionNoted, link.actor,
+            reason=f"deleted in calendar {link.name}; the plan keeps it and puts it back",
+            link_id=link.id,
+        )  # fmt: skip
+
+    def note_calendar_edit(self, link: CalendarLink, *, fields: tuple[str, ...]) -> None:
+        self._record(
+            self.CalendarEditOverwritten, link.actor,
+            reason=f"edited in calendar {link.name}; the plan decides these, so they are restored",
+            link_id=link.id, fields=fields,
+        )  # fmt: skip
+
     def _require_not_cancelled(self) -> None:
         if self.status == MilestoneStatus.CANCELLED:
             raise MilestoneIsCancelled("the milestone is cancelled; reopen it first")
@@ -280,5 +319,12 @@ class Milestone(Aggregate):
         self, event_class: type[Milestone.Event], actor: str, *, reason: str | None = None, **fields: Any
     ) -> None:
         self.trigger_event(
-            event_class, actor=values.actor(actor), reason=reason, plan_id=self.plan_id, **fields
+            event_class,
+            actor=values.actor(actor),
+            reason=(reason or "").strip() or None,  # an optional reason left blank was not given
+            plan_id=self.plan_id,
+            # Never before the last change: history and time travel order events by time, and a
+            # clock that steps back (NTP, a second server lagging) must not reorder them.
+            timestamp=max(event_class.create_timestamp(), self.modified_on),
+            **fields,
         )

@@ -19,6 +19,7 @@ from domain.errors import (
     AssumptionAlreadyResolved,
     AssumptionNotFound,
     EvidenceRequired,
+    FeedNotFound,
     InvalidInput,
     InvalidRole,
     InvalidStatement,
@@ -26,7 +27,17 @@ from domain.errors import (
     OwnerIsFixed,
     ReviewOccurrenceNotFound,
 )
-from domain.values import AssumptionStatus, ReviewCadence
+from domain.calendar_links import (
+    CalendarLink,
+    CalendarLinkNotFound,
+    ConflictPolicy,
+    Direction,
+    Winner,
+    collection_url,
+    link_name,
+    username,
+)
+from domain.values import AssumptionStatus, Kind, ReviewCadence
 
 
 @dataclass
@@ -57,6 +68,19 @@ class Review:
     actor: str
 
 
+@dataclass(frozen=True)
+class Feed:
+    """A calendar subscription to the plan, and its filters; its token is known only by a hash."""
+
+    id: UUID
+    name: str
+    owner_email: str | None
+    kinds: tuple[Kind, ...] | None
+    token_hash: str
+    created_at: datetime
+    created_by: str
+
+
 class Role(StrEnum):
     """What a member may do, each role including the ones before it: read, change, manage members."""
 
@@ -76,6 +100,8 @@ class _PlanState:
     reviews: list[Review] = field(default_factory=list)
     assumptions: dict[UUID, Assumption] = field(default_factory=dict)
     members: dict[str, str] = field(default_factory=dict)
+    feeds: dict[UUID, Feed] = field(default_factory=dict)
+    calendar_links: dict[UUID, CalendarLink] = field(default_factory=dict)
     review_revision: int = 0
     review_revised_at: datetime | None = None
 
@@ -213,6 +239,73 @@ class Plan(Aggregate):
         def apply(self, plan: Plan) -> None:
             del plan.state.members[self.member]
 
+    class FeedCreated(Event):
+        feed_id: UUID
+        name: str
+        owner_email: str | None
+        kinds: tuple[str, ...] | None
+        token_hash: str
+
+        def apply(self, plan: Plan) -> None:
+            kinds = None if self.kinds is None else tuple(Kind(k) for k in self.kinds)
+            plan.state.feeds[self.feed_id] = Feed(
+                self.feed_id, self.name, self.owner_email, kinds, self.token_hash, self.timestamp,
+                self.actor,
+            )  # fmt: skip
+
+    class FeedRevoked(Event):
+        feed_id: UUID
+        name: str
+
+        def apply(self, plan: Plan) -> None:
+            del plan.state.feeds[self.feed_id]
+
+    class CalendarLinked(Event):
+        """No password here: it is kept encrypted outside the history (adapters.secrets)."""
+
+        link_id: UUID
+        name: str
+        url: str
+        username: str
+        direction: str
+        owner_email: str | None
+        kinds: tuple[str, ...] | None
+        conflict_policy: str
+
+        def apply(self, plan: Plan) -> None:
+            kinds = None if self.kinds is None else tuple(Kind(k) for k in self.kinds)
+            plan.state.calendar_links[self.link_id] = CalendarLink(
+                self.link_id, self.name, self.url, self.username, Direction(self.direction),
+                self.owner_email, kinds, ConflictPolicy(self.conflict_policy), self.timestamp,
+                self.actor,
+            )  # fmt: skip
+
+    class CalendarUnlinked(Event):
+        link_id: UUID
+        name: str
+        remove_items: bool
+
+        def apply(self, plan: Plan) -> None:
+            del plan.state.calendar_links[self.link_id]
+
+    class CalendarConflictResolved(Event):
+        """The review series (`item`) changed on both sides; see domain.calendar_links."""
+
+        link_id: UUID
+        item: str
+        plan_value: str
+        calendar_value: str
+        winner: str
+
+    class CalendarDeletionNoted(Event):
+        link_id: UUID
+        item: str
+
+    class CalendarEditOverwritten(Event):
+        link_id: UUID
+        item: str
+        fields: tuple[str, ...]
+
     def __init__(
         self,
         name: str,
@@ -287,6 +380,101 @@ class Plan(Aggregate):
     @property
     def members(self) -> dict[str, Role]:
         return {name: Role(role) for name, role in self.state.members.items()}
+
+    @property
+    def feeds(self) -> list[Feed]:
+        """The feeds that work now; revoked ones are gone."""
+        return list(self.state.feeds.values())
+
+    def feed(self, feed_id: UUID) -> Feed:
+        try:
+            return self.state.feeds[feed_id]
+        except KeyError:
+            raise FeedNotFound(f"no feed {feed_id} in this plan") from None
+
+    @property
+    def calendar_links(self) -> list[CalendarLink]:
+        return list(self.state.calendar_links.values())
+
+    def calendar_link(self, link_id: UUID) -> CalendarLink:
+        try:
+            return self.state.calendar_links[link_id]
+        except KeyError:
+            raise CalendarLinkNotFound(f"no calendar link {link_id} in this plan") from None
+
+    def link_calendar(
+        self,
+        name: str,
+        *,
+        url: str,
+        user: str,
+        actor: str,
+        direction: str = Direction.TWO_WAY.value,
+        conflict_policy: str = ConflictPolicy.PLAN_WINS.value,
+        owner_email: str | None = None,
+        kinds: tuple[str, ...] | None = None,
+        link_id: UUID | None = None,
+    ) -> UUID:
+        """Records a link; the caller keeps its password (encrypted, outside the history) under
+        `link_id`, which it may choose so that the password is stored before the link exists."""
+        try:
+            direction = Direction(direction).value
+        except ValueError:
+            raise InvalidInput("direction is push or two_way", field="direction") from None
+        try:
+            conflict_policy = ConflictPolicy(conflict_policy).value
+        except ValueError:
+            raise InvalidInput(
+                "conflict_policy is plan_wins or calendar_wins", field="conflict_policy"
+            ) from None
+        if kinds is not None and not kinds:
+            raise InvalidInput("name at least one kind, or leave kinds out for all", field="kinds")
+        link_id = link_id or uuid4()
+        if link_id in self.state.calendar_links:
+            raise InvalidInput("this link id is taken", field="link_id")
+        self._record(
+            self.CalendarLinked,
+            actor,
+            link_id=link_id,
+            name=link_name(name),
+            url=collection_url(url),
+            username=username(user),
+            direction=direction,
+            owner_email=None if owner_email is None else values.email(owner_email, "owner_email"),
+            kinds=None if kinds is None else tuple(sorted({values.kind(k).value for k in kinds})),
+            conflict_policy=conflict_policy,
+        )
+        return link_id
+
+    def unlink_calendar(self, link_id: UUID, *, remove_items: bool, actor: str) -> None:
+        link = self.calendar_link(link_id)
+        self._record(
+            self.CalendarUnlinked, actor, link_id=link_id, name=link.name, remove_items=remove_items
+        )
+
+    def note_calendar_conflict(
+        self, link: CalendarLink, *, item: str, plan_value: str, calendar_value: str, winner: Winner
+    ) -> None:
+        self._record(
+            self.CalendarConflictResolved, link.actor,
+            reason=f"changed in the plan and in calendar {link.name}; the {winner.value} won",
+            link_id=link.id, item=item, plan_value=plan_value, calendar_value=calendar_value,
+            winner=winner.value,
+        )  # fmt: skip
+
+    def note_calendar_deletion(self, link: CalendarLink, *, item: str) -> None:
+        self._record(
+            self.CalendarDeletionNoted, link.actor,
+            reason=f"deleted in calendar {link.name}; the plan keeps it and puts it back",
+            link_id=link.id, item=item,
+        )  # fmt: skip
+
+    def note_calendar_edit(self, link: CalendarLink, *, item: str, fields: tuple[str, ...]) -> None:
+        self._record(
+            self.CalendarEditOverwritten, link.actor,
+            reason=f"edited in calendar {link.name}; the plan decides these, so they are restored",
+            link_id=link.id, item=item, fields=fields,
+        )  # fmt: skip
 
     def role_of(self, user: str) -> Role | None:
         role = self.state.members.get(user)
@@ -379,6 +567,35 @@ class Plan(Aggregate):
             raise OwnerIsFixed(f"{user} owns this plan and cannot be removed")
         self._record(self.MemberRemoved, actor, member=user, old_role=role.value, new_role=None)
 
+    def create_feed(
+        self,
+        name: str,
+        *,
+        token_hash: str,
+        actor: str,
+        owner_email: str | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> UUID:
+        """Records a subscription; the caller keeps the token, the plan only its hash."""
+        if not name.strip() or len(name.strip()) > values.MAX_TITLE:
+            raise InvalidInput(f"a feed name has 1 to {values.MAX_TITLE} characters", field="name")
+        if kinds is not None and not kinds:
+            raise InvalidInput("name at least one kind, or leave kinds out for all", field="kinds")
+        feed_id = uuid4()
+        self._record(
+            self.FeedCreated,
+            actor,
+            feed_id=feed_id,
+            name=name.strip(),
+            owner_email=None if owner_email is None else values.email(owner_email, "owner_email"),
+            kinds=None if kinds is None else tuple(sorted({values.kind(k).value for k in kinds})),
+            token_hash=token_hash,
+        )
+        return feed_id
+
+    def revoke_feed(self, feed_id: UUID, *, actor: str) -> None:
+        self._record(self.FeedRevoked, actor, feed_id=feed_id, name=self.feed(feed_id).name)
+
     def set_review_cadence(
         self,
         *,
@@ -457,4 +674,12 @@ class Plan(Aggregate):
     def _record(
         self, event_class: type[Plan.Event], actor: str, *, reason: str | None = None, **fields: Any
     ) -> None:
-        self.trigger_event(event_class, actor=values.actor(actor), reason=reason, **fields)
+        self.trigger_event(
+            event_class,
+            actor=values.actor(actor),
+            reason=(reason or "").strip() or None,  # an optional reason left blank was not given
+            # Never before the last change: history and time travel order events by time, and a
+            # clock that steps back (NTP, a second server lagging) must not reorder them.
+            timestamp=max(event_class.create_timestamp(), self.modified_on),
+            **fields,
+        )

@@ -79,6 +79,13 @@ def kind(value: str) -> Kind:
         raise InvalidKind(f"unknown kind {value!r}; choose one of {choices}") from None
 
 
+def email(value: str, field: str = "email") -> str:
+    """An address checked as `Person` checks its own; `field` names the input it came from."""
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise InvalidEmail(f"not an email address: {value!r}", field=field)
+    return value
+
+
 def title(value: str) -> str:
     stripped = value.strip()
     if not stripped or len(stripped) > MAX_TITLE:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -26,11 +27,16 @@ class PlanView:
     def version(self) -> int:
         return self.plan.version + sum(m.version for m in self.milestones)
 
+    @cached_property
+    def _by_id(self) -> dict[UUID, Milestone]:
+        """Built once per view: reports look milestones up by id thousands of times in large plans."""
+        return {milestone.id: milestone for milestone in self.milestones}
+
     def milestone(self, milestone_id: UUID) -> Milestone:
-        for milestone in self.milestones:
-            if milestone.id == milestone_id:
-                return milestone
-        raise MilestoneNotFound(f"no milestone {milestone_id} in this plan")
+        try:
+            return self._by_id[milestone_id]
+        except KeyError:
+            raise MilestoneNotFound(f"no milestone {milestone_id} in this plan") from None
 
     def next_reviews(self, today: date, count: int = 3) -> list[tuple[date, time]]:
         horizon = date(today.year + 2, today.month, min(today.day, 28))
