@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+DEMO_USER := demo
+DEMO_PASSWORD := leanplan-demo
 
 .PHONY: .venv test run bench clean
 
@@ -15,12 +17,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's chromium; .ci/install-browser installs it when it is missing.
 test: .venv
+	.ci/install-browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# A local demo: a known sign-in owns the demo plan. Not for production (deploy/ is).
 run: .venv
 	$(BIN)/leanplan init
-	$(BIN)/leanplan demo --if-empty
+	echo '$(DEMO_PASSWORD)' | $(BIN)/leanplan users add $(DEMO_USER) --email demo@leanplan.invalid \
+		--password-stdin --if-missing
+	$(BIN)/leanplan demo --if-empty --owner $(DEMO_USER)
+	@echo "leanplan: open http://127.0.0.1:8000/ and sign in as $(DEMO_USER) / $(DEMO_PASSWORD)"
 	$(BIN)/leanplan serve
 
 bench: .venv
