@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.measure import meets
 
-MODULES = ("bench.foundation", "bench.feeds")
+MODULES = ("bench.foundation", "bench.feeds", "bench.caldav")
 
 
 def main() -> None:
