@@ -116,6 +116,27 @@ def test_users_add_without_password(leanplan: Command, store: str) -> None:
         assert app.user("bob").password_hash is None
 
 
+def test_users_add_if_missing_keeps_an_existing_user_and_their_token(
+    leanplan: Command, store: str
+) -> None:
+    first = leanplan("users", "add", "carol", "--email", "carol@example.com", "--if-missing")
+    again = leanplan("users", "add", "carol", "--email", "other@example.com", "--if-missing")
+    assert again.status == 0 and again.out == "user carol exists already; nothing changed\n"
+    with open_leanplan(store) as app:
+        assert verify_token(app, first.last_line) == app.user("carol")
+        assert app.user("carol").email == "carol@example.com"
+    taken = leanplan("users", "add", "carol", "--email", "carol@example.com")
+    _assert_one_error_line(taken, 1, "the user name 'carol' is taken")
+
+
+def test_sync_is_a_leanplan_command_and_needs_the_secret_key(
+    leanplan: Command, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEANPLAN_SECRET_KEY", raising=False)
+    assert "--poll-seconds" in leanplan("sync", "--help").out
+    _assert_one_error_line(leanplan("sync", "--once"), 1, "LEANPLAN_SECRET_KEY")
+
+
 def test_demo_prints_the_plan_id_last_and_if_empty_keeps_it(leanplan: Command, store: str) -> None:
     first = leanplan("demo")
     plan_id = UUID(first.last_line)
