@@ -10,69 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, url_for
-from flask_smorest import Api, Blueprint
+from flask import Flask, current_app, url_for
+from flask_smorest import Api
 from marshmallow import RAISE
-from webargs.flaskparser import FlaskParser, abort
-from werkzeug.exceptions import PreconditionFailed
 
 from adapters.history import HistoryReadModel
-from domain.application import Leanplan
 from domain.errors import AssumptionNotFound, InvalidInput
 from domain.history import HistoryFilter, HistoryPage
+from domain.milestone import Milestone
 from domain.plan import Assumption, Plan, Review, Role
 from domain.views import PlanView
 from web import schemas
+from web.api_support import ApiBlueprint, current_leanplan, readable_plan, writable_plan
 from web.auth import authenticate, current_user
 from web.schemas import Listed, Money, PlanAt, Priced, Reported
 
 PREFIX = "/api/v1"
-F = TypeVar("F", bound=Callable[..., Any])
-
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "required": False,
-    "description": "the plan's ETag; the write is refused with 412 if the plan has changed since",
-    "schema": {"type": "string"},
-}
 ETAG = {"ETag": {"description": "the plan's version", "schema": {"type": "string"}}}
 LOCATION = {"Location": {"description": "the new plan's URL", "schema": {"type": "string"}}}
-
-
-class _JsonParser(FlaskParser):
-    """webargs' parser, but JSON nested too deep for Python is malformed (400), not a crash."""
-
-    def _raw_load_json(self, req: Any) -> Any:
-        try:
-            return super()._raw_load_json(req)
-        except RecursionError:
-            abort(400, messages={"json": ["The JSON body is nested too deeply."]})
-
-
-class ApiBlueprint(Blueprint):
-    """A blueprint of the JSON API; other modules that add routes to it use one too (web.feeds)."""
-
-    ARGUMENTS_PARSER = _JsonParser()
-
-    def documents(self, *codes: int) -> Callable[[F], F]:
-        """Document the error answers a view can give (401 for every one: all need a token)."""
-
-        def decorate(view: F) -> F:
-            for code in (401, *codes):
-                view = self.alt_response(code, response=HTTPStatus(code).name)(view)
-            return view
-
-        return decorate
-
-    def writes(self, view: F) -> F:
-        """Document what every write to a plan shares: the optional If-Match and its refusals."""
-        return self.documents(403, 404, 409, 412)(self.doc(parameters=[IF_MATCH])(view))
 
 
 class _Api(Api):
@@ -104,33 +63,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(blp)
 
 
-# Access.
-
-
-def _leanplan() -> Leanplan:
-    leanplan: Leanplan = current_app.extensions["leanplan"]
-    return leanplan
-
-
-def readable_plan(plan_id: UUID) -> Plan:
-    """The plan, if the caller is a member; else PlanNotFound, as if it did not exist."""
-    return _leanplan().authorize(plan_id, current_user(), Role.VIEWER)
-
-
-def writable_plan(plan_id: UUID, needed: Role = Role.EDITOR) -> Plan:
-    """The plan, if the caller's role allows the change and If-Match (when sent) is its version.
-
-    The version is checked before the command runs, not in the same transaction: a write landing
-    in between on another aggregate of the plan goes unnoticed, one on the same aggregate is still
-    refused as a concurrent change (409).
-    """
-    plan = _leanplan().authorize(plan_id, current_user(), needed)
-    expected = request.if_match
-    if expected:
-        version = _leanplan().plan(plan_id).version
-        if not expected.contains(str(version)):
-            raise PreconditionFailed(f"the plan is at version {version}; reload it and try again")
-    return plan
+# Access (web.api_support) and the plan's clock.
 
 
 def _today(plan: Plan, moment: datetime | None = None) -> date:
@@ -151,10 +84,10 @@ def _etag(view: PlanView) -> dict[str, str]:
 @blp.documents()
 def create_plan(body: dict[str, Any]) -> tuple[PlanAt, int, dict[str, str]]:
     """Start a plan; the caller becomes its owner."""
-    plan_id = _leanplan().start_plan(
+    plan_id = current_leanplan().start_plan(
         body["name"], timezone=body["timezone"], currency=body["currency"], actor=current_user()
     )
-    view = _leanplan().plan(plan_id)
+    view = current_leanplan().plan(plan_id)
     headers = _etag(view) | {"Location": url_for(".get_plan", plan_id=plan_id)}
     return PlanAt(view, _today(view.plan)), 201, headers
 
@@ -165,7 +98,8 @@ def create_plan(body: dict[str, Any]) -> tuple[PlanAt, int, dict[str, str]]:
 def list_plans() -> dict[str, list[Listed]]:
     """List the plans the caller is a member of."""
     user = current_user()
-    return {"plans": [Listed(plan, plan.members[user]) for plan in _leanplan().plans_of(user)]}
+    plans = current_leanplan().plans_of(user)
+    return {"plans": [Listed(plan, plan.members[user]) for plan in plans]}
 
 
 @blp.route("/plans/<uuid:plan_id>", methods=["GET"])
@@ -178,10 +112,10 @@ def get_plan(query: dict[str, Any], plan_id: UUID) -> tuple[PlanAt, int, dict[st
     as_of: datetime | None = query.get("as_of")
     now = datetime.now(UTC)
     if as_of is None or as_of >= now:
-        view = _leanplan().plan(plan_id)
+        view = current_leanplan().plan(plan_id)
         today = _today(plan)
     else:
-        view = _leanplan().plan_as_of(plan_id, at=as_of)
+        view = current_leanplan().plan_as_of(plan_id, at=as_of)
         today = _today(plan, as_of)
     return PlanAt(view, today), 200, _etag(view)
 
@@ -197,21 +131,20 @@ def add_milestone(body: dict[str, Any], plan_id: UUID) -> Priced:
     """Add a milestone to the plan."""
     plan = writable_plan(plan_id)
     try:
-        milestone_id = _leanplan().add_milestone(plan_id, actor=current_user(), **body)
+        milestone_id = current_leanplan().add_milestone(plan_id, actor=current_user(), **body)
     except AssumptionNotFound as error:
         raise InvalidInput(str(error), field="assumption_id") from None
-    return Priced(_leanplan().milestone(milestone_id), plan.currency)
+    return Priced(current_leanplan().milestone(milestone_id), plan.currency)
 
 
-def _change_milestone(
-    plan_id: UUID, milestone_id: UUID, command: Callable[[Leanplan, str], None]
-) -> Priced:
-    """Run `command(application, actor)` on a milestone of a plan the caller may change."""
+def _change_milestone(plan_id: UUID, command: Callable[..., Milestone]) -> Priced:
+    """Run `command(application, actor=..., plan_id=...)` on a milestone of a plan the caller may
+    change, and answer with the milestone it saved. Given the plan, the command refuses another
+    plan's milestone in the one load it needs anyway: a check first and a reload after would make
+    it three."""
     plan = writable_plan(plan_id)
-    leanplan = _leanplan()
-    leanplan.milestone_in(plan_id, milestone_id)
-    command(leanplan, current_user())
-    return Priced(leanplan.milestone(milestone_id), plan.currency)
+    milestone = command(current_leanplan(), actor=current_user(), plan_id=plan_id)
+    return Priced(milestone, plan.currency)
 
 
 @blp.route("/plans/<uuid:plan_id>/milestones/<uuid:milestone_id>", methods=["PATCH"])
@@ -222,8 +155,7 @@ def edit_milestone(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> P
     """Change a milestone's title, description, budget or owner, all or nothing."""
     return _change_milestone(
         plan_id,
-        milestone_id,
-        lambda app, actor: app.edit_milestone(milestone_id, actor=actor, **body),
+        lambda app, **scope: app.edit_milestone(milestone_id, **scope, **body),
     )
 
 
@@ -235,9 +167,8 @@ def reschedule(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Price
     """Move a milestone's due date, saying why."""
     return _change_milestone(
         plan_id,
-        milestone_id,
-        lambda app, actor: app.reschedule(
-            milestone_id, body["due"], reason=body["reason"], actor=actor
+        lambda app, **scope: app.reschedule(
+            milestone_id, body["due"], reason=body["reason"], **scope
         ),
     )
 
@@ -249,7 +180,7 @@ def reschedule(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Price
 def complete(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Priced:
     """Mark a milestone done, with its actual cost."""
     return _change_milestone(
-        plan_id, milestone_id, lambda app, actor: app.complete(milestone_id, actor=actor, **body)
+        plan_id, lambda app, **scope: app.complete(milestone_id, **scope, **body)
     )
 
 
@@ -261,8 +192,7 @@ def reopen(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Priced:
     """Reopen a done or cancelled milestone, saying why."""
     return _change_milestone(
         plan_id,
-        milestone_id,
-        lambda app, actor: app.reopen(milestone_id, reason=body["reason"], actor=actor),
+        lambda app, **scope: app.reopen(milestone_id, reason=body["reason"], **scope),
     )
 
 
@@ -274,8 +204,7 @@ def cancel(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Priced:
     """Cancel a milestone, saying why."""
     return _change_milestone(
         plan_id,
-        milestone_id,
-        lambda app, actor: app.cancel(milestone_id, reason=body["reason"], actor=actor),
+        lambda app, **scope: app.cancel(milestone_id, reason=body["reason"], **scope),
     )
 
 
@@ -289,7 +218,7 @@ def cancel(body: dict[str, Any], plan_id: UUID, milestone_id: UUID) -> Priced:
 def add_assumption(body: dict[str, Any], plan_id: UUID) -> Assumption:
     """Record an assumption the plan rests on."""
     writable_plan(plan_id)
-    assumption_id = _leanplan().add_assumption(plan_id, actor=current_user(), **body)
+    assumption_id = current_leanplan().add_assumption(plan_id, actor=current_user(), **body)
     return readable_plan(plan_id).assumption(assumption_id)
 
 
@@ -300,7 +229,7 @@ def add_assumption(body: dict[str, Any], plan_id: UUID) -> Assumption:
 def validate_assumption(body: dict[str, Any], plan_id: UUID, assumption_id: UUID) -> Assumption:
     """Mark an assumption validated, with the evidence."""
     writable_plan(plan_id)
-    _leanplan().validate_assumption(
+    current_leanplan().validate_assumption(
         plan_id, assumption_id, evidence=body["evidence"], actor=current_user()
     )
     return readable_plan(plan_id).assumption(assumption_id)
@@ -313,7 +242,7 @@ def validate_assumption(body: dict[str, Any], plan_id: UUID, assumption_id: UUID
 def invalidate_assumption(body: dict[str, Any], plan_id: UUID, assumption_id: UUID) -> Assumption:
     """Mark an assumption invalidated, with the evidence."""
     writable_plan(plan_id)
-    _leanplan().invalidate_assumption(
+    current_leanplan().invalidate_assumption(
         plan_id, assumption_id, evidence=body["evidence"], actor=current_user()
     )
     return readable_plan(plan_id).assumption(assumption_id)
@@ -326,7 +255,7 @@ def invalidate_assumption(body: dict[str, Any], plan_id: UUID, assumption_id: UU
 def set_review_cadence(body: dict[str, Any], plan_id: UUID) -> PlanAt:
     """Set when the plan is reviewed: an RRULE, a local start time and a duration."""
     writable_plan(plan_id)
-    _leanplan().set_review_cadence(plan_id, actor=current_user(), **body)
+    current_leanplan().set_review_cadence(plan_id, actor=current_user(), **body)
     plan = readable_plan(plan_id)
     return PlanAt(PlanView(plan, ()), _today(plan))
 
@@ -338,7 +267,7 @@ def set_review_cadence(body: dict[str, Any], plan_id: UUID) -> PlanAt:
 def hold_review(body: dict[str, Any], plan_id: UUID) -> Review:
     """Record a review meeting held, with its notes and decisions."""
     writable_plan(plan_id)
-    _leanplan().hold_review(
+    current_leanplan().hold_review(
         plan_id,
         held_on=body["held_on"],
         notes=body["notes"],
@@ -376,7 +305,7 @@ def history(query: dict[str, Any], plan_id: UUID) -> HistoryPage:
 def changes(query: dict[str, Any], plan_id: UUID) -> Reported:
     """Report what changed between two moments; by default since the last review held."""
     plan = readable_plan(plan_id)
-    report = _leanplan().changes(plan_id, since=query.get("since"), until=query.get("until"))
+    report = current_leanplan().changes(plan_id, since=query.get("since"), until=query.get("until"))
     return Reported(report, plan.currency)
 
 
@@ -393,7 +322,7 @@ def changes(query: dict[str, Any], plan_id: UUID) -> Reported:
 def add_member(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int]:
     """Add a user to the plan as editor or viewer, or change a member's role (owner only)."""
     plan = writable_plan(plan_id, Role.OWNER)
-    leanplan = _leanplan()
+    leanplan = current_leanplan()
     leanplan.add_member(plan_id, body["user"], body["role"], actor=current_user())
     name = leanplan.user(body["user"]).name
     return {"user": name, "role": Role(body["role"])}, 200 if plan.role_of(name) else 201
@@ -405,4 +334,4 @@ def add_member(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int
 def remove_member(plan_id: UUID, user: str) -> None:
     """Remove a member from the plan (owner only)."""
     writable_plan(plan_id, Role.OWNER)
-    _leanplan().remove_member(plan_id, user, actor=current_user())
+    current_leanplan().remove_member(plan_id, user, actor=current_user())

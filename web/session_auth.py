@@ -30,6 +30,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from adapters.config import BASE_URL
 from adapters.credentials import hash_password, verify_password
 from domain.application import Leanplan
 from domain.errors import UserNotFound
@@ -58,8 +59,12 @@ def configure(app: Flask) -> None:
                 SECRET_KEY_ENV,
             )
         app.config["SECRET_KEY"] = key
-    app.config.setdefault("SESSION_COOKIE_NAME", "leanplan_session")
+    if app.config.get("SESSION_COOKIE_NAME") in (None, "session"):  # Flask's default is always set
+        app.config["SESSION_COOKIE_NAME"] = "leanplan_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    base_url = app.config.get(BASE_URL.name) or BASE_URL.text(os.environ)
+    if str(base_url).lower().startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True  # served over TLS: never send it in clear
     if app.config.get("SESSION_COOKIE_SAMESITE") not in ("Lax", "Strict"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.jinja_env.globals[CSRF_FIELD] = csrf_token

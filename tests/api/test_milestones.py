@@ -362,15 +362,21 @@ def test_an_unknown_milestone_is_not_found(
         errors(alice.request(method, _path(plan_id, uuid4(), action), json=body), 404)
 
 
+@pytest.mark.parametrize(("method", "action", "body"), WRITES)
 def test_a_milestone_is_reached_only_through_its_own_plan(
-    alice: Caller, plan_id: UUID, milestone_id: UUID, appends_nothing: Unchanged
+    alice: Caller,
+    plan_id: UUID,
+    milestone_id: UUID,
+    appends_nothing: Unchanged,
+    method: str,
+    action: str,
+    body: dict[str, Any],
 ) -> None:
     other_plan = UUID(alice.post("/plans", json={"name": "Other"}).json["id"])
 
     with appends_nothing(plan_id), appends_nothing(other_plan):
         found = errors(
-            alice.post(_path(other_plan, milestone_id, "cancel"), json={"reason": "wrong plan"}),
-            404,
+            alice.request(method, _path(other_plan, milestone_id, action), json=body), 404
         )
 
     assert found == {"_request": [f"no milestone {milestone_id} in this plan"]}

@@ -45,6 +45,7 @@ def test_sign_in_with_password_sets_a_safe_session_cookie(client: FlaskClient, p
     assert answer.location == f"/plans/{plan_id}"
     cookie = answer.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith("leanplan_session=")
     with client.session_transaction() as session:
         assert session["user"] == "alice"
         assert session["csrf"] != token, "signing in must start a fresh session"
