@@ -30,6 +30,7 @@ from eventsourcing.domain import EventSourcingError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from adapters.ical import FeedFilter
 from domain.application import Leanplan
 from domain.errors import FeedNotFound
 from domain.plan import Feed, Plan
@@ -40,6 +41,8 @@ TOKEN_BYTES = 32
 FLUSH_SECONDS = 5.0
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # what token_urlsafe(32) produces, nothing else
 MAX_USER_AGENT = 512
+_SCHEMA_LOCK = 7_340_213
+"""The PostgreSQL advisory lock key that serialises creating the fetch table."""
 
 
 def new_token() -> str:
@@ -75,12 +78,26 @@ def create_feed(
     return CreatedFeed(app.plan(plan_id).plan.feed(feed_id), token)
 
 
+def filter_of(feed: Feed) -> FeedFilter:
+    """The filter a feed's subscription asks for; the UI's preview renders with it too."""
+    kinds = None if feed.kinds is None else frozenset(feed.kinds)
+    return FeedFilter(feed.owner_email, kinds)
+
+
+def digest_of(token: str) -> str | None:
+    """The hash a feed is filed under; None for a string no token could be."""
+    return hash_token(token) if _TOKEN.fullmatch(token) else None
+
+
 def find_feed(app: Leanplan, token: str) -> tuple[Plan, Feed] | None:
     """The live feed a token opens, with its plan; None for malformed, unknown and revoked tokens
     alike, so a caller cannot tell them apart."""
-    if not _TOKEN.fullmatch(token):
-        return None
-    digest = hash_token(token)
+    digest = digest_of(token)
+    return None if digest is None else find_feed_by_digest(app, digest)
+
+
+def find_feed_by_digest(app: Leanplan, digest: str) -> tuple[Plan, Feed] | None:
+    """The live feed filed under a token's hash, with its plan; None for unknown and revoked."""
     try:
         plan, feed = app.feed_by_token_hash(digest)
     except FeedNotFound:
@@ -200,6 +217,8 @@ class SQLFetchLog:
         self._datastore = datastore
         self._placeholder = placeholder
         with self._datastore.transaction(commit=True) as cursor:
+            if placeholder == "%s":  # PostgreSQL: web workers booting together on an empty database
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS leanplan_feed_fetches (feed_id TEXT PRIMARY KEY, "
                 "fetch_count BIGINT NOT NULL, last_fetched_at TEXT NOT NULL, "

@@ -159,16 +159,27 @@ class FeedRenderer:
         moments = [view.plan.modified_on]
         for milestone in view.milestones:
             moments.append(milestone.modified_on)
-            if self._expired(milestone, now):
-                moments.append(milestone.cancelled_at + self.settings.cancelled_grace)
+            end = self._grace_end(milestone)
+            if end is not None and end <= now:
+                moments.append(end)
         return max(moments)
 
+    def next_expiry(self, view: PlanView, *, now: datetime) -> datetime | None:
+        """When the clock alone next changes the plan's feeds: the end of the earliest grace
+        period still running, or None when no cancelled milestone is waiting to leave."""
+        ends = (self._grace_end(milestone) for milestone in view.milestones)
+        return min((end for end in ends if end is not None and end > now), default=None)
+
     def _expired(self, milestone: Milestone, now: datetime) -> bool:
-        return (
-            milestone.status == MilestoneStatus.CANCELLED
-            and milestone.cancelled_at is not None
-            and now - milestone.cancelled_at >= self.settings.cancelled_grace
-        )
+        end = self._grace_end(milestone)
+        return end is not None and end <= now
+
+    def _grace_end(self, milestone: Milestone) -> datetime | None:
+        """When a cancelled milestone leaves the feeds; None for one not cancelled."""
+        if milestone.status != MilestoneStatus.CANCELLED or milestone.cancelled_at is None:
+            return None
+        end: datetime = milestone.cancelled_at + self.settings.cancelled_grace
+        return end
 
     def _milestone(self, milestone: Milestone, plan: Plan, format: FeedFormat) -> bytes:
         assumption = _assumption_line(plan, milestone.assumption_id)

@@ -1,4 +1,5 @@
-"""Issue 4 figures: rendering a plan's calendar feed against bare icalendar doing the same work.
+"""Issue 4 figures: rendering a plan's calendar feed against bare icalendar doing the same work,
+and polling an unchanged plan's feed over HTTP against a hello-world route (bench.feeds_http).
 
 The floor builds and serialises the very events the feed holds: their property values are read
 back from a rendered feed (outside the timing), so both sides produce the same content.
@@ -8,17 +9,22 @@ from __future__ import annotations
 
 import gc
 import statistics
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import UUID
 
 import icalendar
 
 from adapters import ical
+from adapters.bootstrap import open_leanplan
+from adapters.feeds import create_feed
 from adapters.ical import FeedRenderer, FeedSettings
+from bench.feeds_http import polling_figures
 from bench.measure import Result, median_seconds, result
 from domain.application import Leanplan
 from domain.milestone import Milestone
@@ -70,6 +76,14 @@ def run(quick: bool = False) -> dict[str, Result]:
     results[f"feed_peak_memory_{large}_vs_icalendar"] = result(
         ours / 2**20, "MiB", floor=theirs / 2**20, target="<= 1.5"
     )
+    with tempfile.TemporaryDirectory() as folder:
+        database_url = f"sqlite:///{Path(folder) / 'feeds.sqlite3'}"
+        stored = open_leanplan(database_url, environ={})
+        plan_id, _ = _populate(stored, small)
+        token = create_feed(stored, plan_id, "bench", actor="bench").token
+        stored.close()
+        rounds = 10 if quick else 60
+        results.update(polling_figures(database_url, f"/feeds/{token}.ics", small, rounds=rounds))
     return results
 
 
@@ -91,8 +105,13 @@ def _milestone_fields(n: int) -> dict[str, object]:
 
 
 def _plan_in_app(size: int) -> tuple[Leanplan, UUID, list[UUID]]:
-    """A plan with `size` milestones in an in-memory Leanplan, some done, some rescheduled."""
+    """A plan with `size` milestones in an in-memory Leanplan."""
     app = Leanplan(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    return app, *_populate(app, size)
+
+
+def _populate(app: Leanplan, size: int) -> tuple[UUID, list[UUID]]:
+    """A new plan with `size` milestones, some done, some rescheduled."""
     plan_id = app.start_plan("Bench plan", actor="bench", timezone="Europe/Berlin")
     ids = [
         app.add_milestone(plan_id, actor="bench", **_milestone_fields(n))  # type: ignore[arg-type]
@@ -104,7 +123,7 @@ def _plan_in_app(size: int) -> tuple[Leanplan, UUID, list[UUID]]:
                            reason="supplier late", actor="bench")  # fmt: skip
         elif n % 7 == 0:
             app.complete(milestone_id, actor="bench", actual_cost="900")
-    return app, plan_id, ids
+    return plan_id, ids
 
 
 def _plan_in_memory(size: int) -> PlanView:

@@ -4,7 +4,9 @@ A feed URL is its own credential, so it is treated like a password: the token ap
 API answer only, never in logs (access logs are masked here; our own lines name the feed id),
 and an unknown, malformed or revoked token all get the same bare 404. The body is rendered from
 the plan's events alone, so an unchanged plan gives the same bytes, the same strong ETag, and a
-304 to a client that sends it back.
+304 to a client that sends it back. Those answers are kept between polls (adapters.feed_cache),
+and served gzipped to the clients that ask, as calendar clients do: a large plan's feed shrinks
+more than tenfold.
 
 Settings (app config, else environment): LEANPLAN_BASE_URL (links in feeds and the feed URLs;
 default http://127.0.0.1:8000, where `leanplan serve` listens), LEANPLAN_FEED_REFRESH_SECONDS
@@ -14,29 +16,24 @@ milestones stay, default 30).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from typing import Any, TypeVar
+from functools import cached_property, lru_cache
+from typing import Any
 from uuid import UUID
 
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser, abort
-from werkzeug.exceptions import PreconditionFailed
+from werkzeug.http import is_resource_modified, parse_accept_header
 
-from adapters.feeds import FetchLog, create_feed, fetch_log_for, find_feed
-from adapters.ical import FeedFilter, FeedFormat, FeedRenderer, FeedSettings
-from domain.application import Leanplan
-from domain.plan import Feed, Role
+from adapters.feed_cache import FeedAnswer, FeedAnswers
+from adapters.feeds import FetchLog, create_feed, fetch_log_for
+from adapters.ical import FeedFormat, FeedRenderer, FeedSettings
 from domain.values import Kind
-from web.api import IF_MATCH
+from web.api_support import ApiBlueprint, current_leanplan, readable_plan, writable_plan
 from web.auth import authenticate, current_user
 from web.schemas import Text
 
@@ -45,7 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 _FEED_PATH = re.compile(r"/feeds/[^/\s\"?]+\.ics")
 _MASKED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -54,19 +50,15 @@ class Feeds:
 
     renderer: FeedRenderer
     fetches: FetchLog
-    etags: dict[tuple[UUID, FeedFormat], tuple[bytes, str]] = field(default_factory=dict)
+    answers: FeedAnswers
 
     def url(self, token: str) -> str:
         return self.renderer.settings.base_url + url_for("feeds.feed", token=token)
 
-    def etag(self, key: tuple[UUID, FeedFormat], body: bytes) -> str:
-        """A strong ETag: the body's SHA-256, hashed again only when the renderer made new bytes."""
-        kept = self.etags.get(key)
-        if kept is not None and kept[0] is body:
-            return kept[1]
-        tag = hashlib.sha256(body).hexdigest()[:32]
-        self.etags[key] = (body, tag)
-        return tag
+    @cached_property
+    def cache_control(self) -> str:
+        """In line with REFRESH-INTERVAL; private, because the URL is a secret."""
+        return f"private, max-age={int(self.renderer.settings.refresh_interval.total_seconds())}"
 
 
 def init_app(app: Flask) -> None:
@@ -78,8 +70,9 @@ def init_app(app: Flask) -> None:
         ),
         cancelled_grace=timedelta(days=int(_setting(app, "LEANPLAN_FEED_GRACE_DAYS", 30))),
     )
+    leanplan, renderer = app.extensions["leanplan"], FeedRenderer(settings)
     app.extensions["leanplan_feeds"] = Feeds(
-        FeedRenderer(settings), fetch_log_for(app.extensions["leanplan"])
+        renderer, fetch_log_for(leanplan), FeedAnswers(leanplan, renderer)
     )
     app.register_blueprint(page)
     app.extensions["flask-smorest"]["apis"][""]["ext_obj"].register_blueprint(api)
@@ -106,14 +99,14 @@ class MaskFeedTokens(logging.Filter):
         return True
 
 
-def _leanplan() -> Leanplan:
-    leanplan: Leanplan = current_app.extensions["leanplan"]
-    return leanplan
-
-
 def _feeds() -> Feeds:
     feeds: Feeds = current_app.extensions["leanplan_feeds"]
     return feeds
+
+
+def _not_found() -> Response:
+    """The one answer for unknown, malformed and revoked tokens alike."""
+    return Response("Not Found\n", 404, {"Cache-Control": "no-store"}, mimetype="text/plain")
 
 
 # The feed itself.
@@ -124,54 +117,65 @@ page = Blueprint("feeds", __name__)
 @page.get("/feeds/<token>.ics")
 def feed(token: str) -> Response:
     """Serve the feed the token opens (HEAD too); conditional requests may get 304."""
-    found = find_feed(_leanplan(), token)
-    if found is None:
-        return Response("Not Found\n", 404, {"Cache-Control": "no-store"}, mimetype="text/plain")
-    plan, subscription = found
+    feeds, now = _feeds(), datetime.now(UTC)
     try:
         flavour = FeedFormat(request.args.get("format", FeedFormat.EVENT.value))
     except ValueError:
+        if feeds.answers.answer(token, FeedFormat.EVENT, now) is None:
+            return _not_found()
         return Response("format is event or todo\n", 400, mimetype="text/plain")
-    feeds, now = _feeds(), datetime.now(UTC)
-    view = _leanplan().plan(plan.id)
-    body = feeds.renderer.render(view, now=now, feed_filter=_filter(subscription), format=flavour)
-    response = Response(body, content_type="text/calendar; charset=utf-8")
-    response.set_etag(feeds.etag((subscription.id, flavour), body))
-    response.last_modified = feeds.renderer.last_modified(view, now=now)
-    response.cache_control.private = True  # the URL is a secret: no shared cache keeps it
-    response.cache_control.max_age = int(feeds.renderer.settings.refresh_interval.total_seconds())
-    response.headers["Content-Disposition"] = 'inline; filename="plan.ics"'
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response = response.make_conditional(request)
-    feeds.fetches.record(subscription.id, now, request.user_agent.string, response.status_code)
-    log.info("feed %s of plan %s: %s", subscription.id, plan.id, response.status_code)
+    answer = feeds.answers.answer(token, flavour, now)
+    if answer is None:
+        return _not_found()
+    response = _response(answer)
+    client = request.headers.get("User-Agent", "")
+    feeds.fetches.record(answer.feed_id, now, client, response.status_code)
+    log.info("feed %s of plan %s: %s", answer.feed_id, answer.plan_id, response.status_code)
     return response
 
 
-def _filter(subscription: Feed) -> FeedFilter:
-    kinds = None if subscription.kinds is None else frozenset(subscription.kinds)
-    return FeedFilter(subscription.owner_email, kinds)
+def _response(answer: FeedAnswer) -> Response:
+    """The kept answer as this request wants it: gzipped or not, whole or 304.
+
+    Each encoding is its own representation with its own strong ETag (RFC 9110 8.8.3), so a
+    cache never takes one for the other. A client that sends back exactly the ETag it got —
+    nearly every poll — is answered without parsing its validators.
+    """
+    gzipped = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    etag = f'"{answer.etag}-gzip"' if gzipped else f'"{answer.etag}"'
+    headers = [
+        ("ETag", etag),
+        ("Cache-Control", _feeds().cache_control),
+        ("Vary", "Accept-Encoding"),
+    ]
+    environ = request.environ
+    if environ.get("HTTP_IF_NONE_MATCH") == etag or (
+        ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ)
+        and not is_resource_modified(environ, etag, last_modified=answer.last_modified)
+    ):
+        return Response(status=304, headers=headers)
+    headers += [
+        ("Content-Type", "text/calendar; charset=utf-8"),
+        ("Last-Modified", answer.last_modified_http),
+        ("Content-Disposition", 'inline; filename="plan.ics"'),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if gzipped:
+        headers.append(("Content-Encoding", "gzip"))
+    return Response(answer.gzipped if gzipped else answer.body, headers=headers)
+
+
+@lru_cache(maxsize=256)
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Clients send few distinct Accept-Encoding values, so each is parsed once."""
+    return parse_accept_header(accept_encoding)["gzip"] > 0
 
 
 # The API.
 
 
-class _JsonParser(FlaskParser):
-    """JSON nested too deeply for Python is malformed (400), not a crash."""
-
-    def _raw_load_json(self, req: Any) -> Any:
-        try:
-            return super()._raw_load_json(req)
-        except RecursionError:
-            abort(400, messages={"json": ["The JSON body is nested too deeply."]})
-
-
-class _ApiBlueprint(ApiBlueprint):
-    ARGUMENTS_PARSER = _JsonParser()
-
-
-api = _ApiBlueprint(
+api = ApiBlueprint(
     "feeds_api", __name__, url_prefix="/api/v1", description="Calendar feeds of a plan"
 )
 api.before_request(authenticate)
@@ -216,38 +220,17 @@ class FeedsOut(Schema):
     feeds = fields.List(fields.Nested(FeedOut))
 
 
-def _documents(*codes: int) -> Callable[[F], F]:
-    """Document the error answers a view can give (401 for every one: all need a token)."""
-
-    def decorate(view: F) -> F:
-        for code in (401, *codes):
-            view = api.alt_response(code, response=HTTPStatus(code).name)(view)
-        return view
-
-    return decorate
-
-
-def _writable(plan_id: UUID) -> None:
-    """An editor may change feeds; an If-Match, when sent, must name the plan's version."""
-    _leanplan().authorize(plan_id, current_user(), Role.EDITOR)
-    if request.if_match:
-        version = _leanplan().plan(plan_id).version
-        if not request.if_match.contains(str(version)):
-            raise PreconditionFailed(f"the plan is at version {version}; reload it and try again")
-
-
 @api.route("/plans/<uuid:plan_id>/feeds", methods=["POST"])
 @api.arguments(FeedIn)
 @api.response(201, NewFeedOut)
-@api.doc(parameters=[IF_MATCH])
-@_documents(403, 404, 412)
+@api.writes
 def create(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Create a calendar feed of the plan; its token is in this answer and nowhere else."""
-    _writable(plan_id)
+    writable_plan(plan_id)
     kinds = None if body["kinds"] is None else tuple(kind.value for kind in body["kinds"])
     created = create_feed(
-        _leanplan(), plan_id, body["name"], actor=current_user(), owner_email=body["owner_email"],
-        kinds=kinds,
+        current_leanplan(), plan_id, body["name"], actor=current_user(),
+        owner_email=body["owner_email"], kinds=kinds,
     )  # fmt: skip
     url = _feeds().url(created.token)
     answer = vars(created.feed) | {
@@ -261,10 +244,10 @@ def create(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int, di
 
 @api.route("/plans/<uuid:plan_id>/feeds", methods=["GET"])
 @api.response(200, FeedsOut)
-@_documents(404)
+@api.documents(404)
 def list_feeds(plan_id: UUID) -> dict[str, list[dict[str, Any]]]:
     """List the plan's live feeds and how clients have fetched them (no tokens)."""
-    plan = _leanplan().authorize(plan_id, current_user(), Role.VIEWER)
+    plan = readable_plan(plan_id)
     fetches = _feeds().fetches.get([subscription.id for subscription in plan.feeds])
     listed = []
     for subscription in sorted(plan.feeds, key=lambda f: f.created_at):
@@ -283,10 +266,9 @@ def list_feeds(plan_id: UUID) -> dict[str, list[dict[str, Any]]]:
 
 @api.route("/plans/<uuid:plan_id>/feeds/<uuid:feed_id>", methods=["DELETE"])
 @api.response(204)
-@api.doc(parameters=[IF_MATCH])
-@_documents(403, 404, 412)
+@api.writes
 def revoke(plan_id: UUID, feed_id: UUID) -> None:
     """Revoke a feed: its URL stops working at once."""
-    _writable(plan_id)
-    _leanplan().revoke_feed(plan_id, feed_id, actor=current_user())
+    writable_plan(plan_id)
+    current_leanplan().revoke_feed(plan_id, feed_id, actor=current_user())
     log.info("feed %s revoked on plan %s", feed_id, plan_id)

@@ -105,6 +105,7 @@ def server(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         **os.environ,
         "DATABASE_URL": database_url,
         "LEANPLAN_SECRET_KEY": "e2e-secret-key",
+        "LEANPLAN_BASE_URL": url,  # feed links point at this server
         "WEB_CONCURRENCY": "1",
         "PYTHONPATH": str(REPO_ROOT),
     }
