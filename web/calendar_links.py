@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,8 +24,9 @@ from adapters.secrets import SECRET_KEY_ENV, LinkSecrets, SecretKeyMissing, ciph
 from domain.application import Leanplan
 from domain.calendar_links import CalendarLink, ConflictPolicy, Direction
 from domain.errors import DomainError, InvalidInput
+from domain.plan import Plan
 from domain.values import Kind
-from web.api import ApiBlueprint, readable_plan, writable_plan
+from web.api_support import ApiBlueprint, current_leanplan, readable_plan, writable_plan
 from web.auth import authenticate, current_user
 from web.schemas import Text
 
@@ -109,16 +111,11 @@ class _Side:
             self.secrets = None
 
 
-def _leanplan() -> Leanplan:
-    leanplan: Leanplan = current_app.extensions["leanplan"]
-    return leanplan
-
-
 def _side() -> _Side:
     side: _Side | None = current_app.extensions.get("leanplan_calendar_links")
     if side is None:
         key = current_app.config.get(SECRET_KEY_ENV) or os.environ.get(SECRET_KEY_ENV, "")
-        side = current_app.extensions["leanplan_calendar_links"] = _Side(_leanplan(), key)
+        side = current_app.extensions["leanplan_calendar_links"] = _Side(current_leanplan(), key)
     return side
 
 
@@ -144,28 +141,7 @@ def create(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int, di
     milestone — the history notes the deletion and the next push puts the event back — and
     edits other than a move are noted and overwritten."""
     writable_plan(plan_id)
-    side = _side()
-    if side.state is None:
-        raise InvalidInput("calendar links need a SQLite or PostgreSQL store", field="url")
-    if side.secrets is None:
-        raise InvalidInput(
-            f"this server cannot keep calendar passwords: {SECRET_KEY_ENV} is not set",
-            field="password",
-        )
-    link_id = uuid4()
-    side.secrets.put(link_id, body["password"])
-    kinds = None if body["kinds"] is None else tuple(kind.value for kind in body["kinds"])
-    try:
-        _leanplan().link_calendar(
-            plan_id, body["name"], url=body["url"], user=body["username"], actor=current_user(),
-            direction=body["direction"].value, conflict_policy=body["conflict_policy"].value,
-            owner_email=body["owner_email"], kinds=kinds, link_id=link_id,
-        )  # fmt: skip
-    except DomainError:
-        side.secrets.delete(link_id)
-        raise
-    log.info("calendar link %s created on plan %s", link_id, plan_id)
-    link = _leanplan().plan(plan_id).plan.calendar_link(link_id)
+    link = link_calendar(plan_id, body, current_user())
     return _answer(link, None), 201, {"Cache-Control": "no-store"}
 
 
@@ -174,11 +150,7 @@ def create(body: dict[str, Any], plan_id: UUID) -> tuple[dict[str, Any], int, di
 @blp.documents(404)
 def list_links(plan_id: UUID) -> dict[str, list[dict[str, Any]]]:
     """The plan's calendar links and how their sync is doing."""
-    plan = readable_plan(plan_id)
-    state = _side().state
-    states = {s.link_id: s for s in state.links(plan_id)} if state else {}
-    links = sorted(plan.calendar_links, key=lambda link: link.created_at)
-    return {"calendar_links": [_answer(link, states.get(link.id)) for link in links]}
+    return {"calendar_links": links_with_state(readable_plan(plan_id))}
 
 
 @blp.route("/plans/<uuid:plan_id>/calendar-links/<uuid:link_id>", methods=["DELETE"])
@@ -188,9 +160,60 @@ def list_links(plan_id: UUID) -> dict[str, list[dict[str, Any]]]:
 def delete(query: dict[str, bool], plan_id: UUID, link_id: UUID) -> None:
     """Stop syncing; with `remove_items=true` the worker also deletes what it pushed there."""
     writable_plan(plan_id)
-    remove = query["remove_items"]
-    _leanplan().unlink_calendar(plan_id, link_id, remove_items=remove, actor=current_user())
-    secrets = _side().secrets
-    if not remove and secrets is not None:  # the worker needs it only to remove items
+    unlink_calendar(plan_id, link_id, remove_items=query["remove_items"], actor=current_user())
+
+
+# What the API and the pages (web.ui_calendar_links) both do, so they record the same events
+# under the same rules.
+
+
+def ensure_linkable() -> LinkSecrets:
+    """Where new links' passwords go; InvalidInput saying why when this server cannot keep them."""
+    side = _side()
+    if side.state is None:
+        raise InvalidInput("calendar links need a SQLite or PostgreSQL store", field="url")
+    if side.secrets is None:
+        raise InvalidInput(
+            f"this server cannot keep calendar passwords: {SECRET_KEY_ENV} is not set",
+            field="password",
+        )
+    return side.secrets
+
+
+def link_calendar(plan_id: UUID, body: Mapping[str, Any], actor: str) -> CalendarLink:
+    """Records a link from a loaded `CalendarLinkIn`, its password stored first (encrypted) so
+    the worker never meets a link without one, and forgotten again when the plan refuses it."""
+    secrets = ensure_linkable()
+    link_id = uuid4()
+    secrets.put(link_id, body["password"])
+    kinds = None if body["kinds"] is None else tuple(kind.value for kind in body["kinds"])
+    try:
+        current_leanplan().link_calendar(
+            plan_id, body["name"], url=body["url"], user=body["username"], actor=actor,
+            direction=body["direction"].value, conflict_policy=body["conflict_policy"].value,
+            owner_email=body["owner_email"], kinds=kinds, link_id=link_id,
+        )  # fmt: skip
+    except DomainError:
         secrets.delete(link_id)
-    log.info("calendar link %s removed from plan %s (remove_items=%s)", link_id, plan_id, remove)
+        raise
+    log.info("calendar link %s created on plan %s", link_id, plan_id)
+    return current_leanplan().plan(plan_id).plan.calendar_link(link_id)
+
+
+def unlink_calendar(plan_id: UUID, link_id: UUID, *, remove_items: bool, actor: str) -> None:
+    """Stops syncing; the password is kept only while the worker still needs it to remove items."""
+    current_leanplan().unlink_calendar(plan_id, link_id, remove_items=remove_items, actor=actor)
+    secrets = _side().secrets
+    if not remove_items and secrets is not None:
+        secrets.delete(link_id)
+    log.info(
+        "calendar link %s removed from plan %s (remove_items=%s)", link_id, plan_id, remove_items
+    )
+
+
+def links_with_state(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's links, oldest first, each with what the worker last reported about it."""
+    state = _side().state
+    states = {s.link_id: s for s in state.links(plan.id)} if state else {}
+    links = sorted(plan.calendar_links, key=lambda link: link.created_at)
+    return [_answer(link, states.get(link.id)) for link in links]

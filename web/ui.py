@@ -14,14 +14,27 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import DomainError
-from web import session_auth, ui_history, ui_members, ui_milestones, ui_plans, ui_review
+from web import (
+    session_auth,
+    ui_calendar_links,
+    ui_feeds,
+    ui_history,
+    ui_members,
+    ui_milestones,
+    ui_plans,
+    ui_review,
+    ui_settings,
+)
 from web.errors import status_for
 from web.ui_support import TEMPLATE_HELPERS
 
 blueprint = Blueprint(
     "ui", __name__, template_folder="templates", static_folder="static", static_url_path="/ui-static"
 )
-for area in (session_auth, ui_plans, ui_milestones, ui_members, ui_review, ui_history):
+for area in (
+    session_auth, ui_plans, ui_milestones, ui_members, ui_review, ui_history, ui_calendar_links,
+    ui_feeds, ui_settings,
+):  # fmt: skip
     blueprint.register_blueprint(area.blueprint)
 
 blueprint.before_request(session_auth.check_csrf)
