@@ -31,7 +31,9 @@ run: .venv
 	@echo "leanplan: open http://127.0.0.1:8000/ and sign in as $(DEMO_USER) / $(DEMO_PASSWORD)"
 	$(BIN)/leanplan serve
 
+# bench/load.py drives Debian's wrk; .ci/install-wrk installs it when it is missing.
 bench: .venv
+	.ci/install-wrk
 	$(BIN)/python -m bench
 
 # Leaves var/ alone: it holds the default SQLite database.

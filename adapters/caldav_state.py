@@ -2,7 +2,9 @@
 
 - `leanplan_caldav_tracking`: how far the worker has read the notification log;
 - `leanplan_caldav_links`: each link the log has announced, with what the API shows (state, last
-  sync, last error, items in sync), the sync token, and whether local changes wait to be pushed;
+  sync, last error, items in sync), the sync token, and whether local changes wait to be pushed
+  (`needs_push` counts the stretches of log that changed the plan since a pass last served
+  them, so a pass clears only what it saw: see `claim` and `finish`);
 - `leanplan_caldav_items`: per link and UID, what the server holds as far as the worker knows:
   the ETag and the digest of the body last written (NULLs: nothing there, create it).
 
@@ -11,6 +13,11 @@ neither misses a change nor needs to rescan the log. Item rows are written after
 has answered; a crash in between leaves a write unrecorded, which the next pass finds again
 (a create answered 412, an update whose ETag moved) and recognises as its own (see
 adapters.caldav_content), so it is at-least-once on the wire and exactly-once in effect.
+
+Several workers may share these tables: a link's rows are written only by the worker holding
+that link's lock, and the log position only by the one holding the log's (adapters.caldav_locks).
+The tables are created under a transaction-scoped advisory lock on PostgreSQL, where two
+processes racing through `CREATE TABLE IF NOT EXISTS` would otherwise collide in its catalog.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from eventsourcing.sqlite import SQLiteDatastore
 from domain.application import Leanplan
 
 TRACKING_NAME = "caldav-sync"
+SCHEMA_LOCK = 7_340_212
+"""The advisory lock key (PostgreSQL) that serialises creating the side tables."""
 
 
 class UnsupportedStore(Exception):
@@ -53,6 +62,15 @@ class SideDatabase:
     def transaction(self) -> Iterator[_Cursor]:
         with self._datastore.transaction(commit=True) as cursor:
             yield _Cursor(cursor, self.placeholder)
+
+    @contextmanager
+    def schema(self) -> Iterator[_Cursor]:
+        """A transaction for creating tables, one process at a time (SQLite's write lock does
+        that by itself)."""
+        with self.transaction() as cursor:
+            if isinstance(self._datastore, PostgresDatastore):
+                cursor.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+            yield cursor
 
 
 class _Cursor:
@@ -97,6 +115,15 @@ class LinkState:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A link as read by the worker that holds its lock, before it reads the plan."""
+
+    link: LinkState
+    push_requests: int
+    """How many changes the log had announced by then: what a successful pass may clear."""
+
+
+@dataclass(frozen=True)
 class ItemState:
     uid: str
     etag: str | None
@@ -120,12 +147,13 @@ _LINK_COLUMNS = (
     "link_id, plan_id, name, url, username, active, remove_items, needs_push, sync_token, "
     "sync_mode, status, last_sync_at, last_error, failures, next_attempt_at, items_in_sync"
 )
+_NEEDS_PUSH = _LINK_COLUMNS.split(", ").index("needs_push")
 
 
 class SyncState:
     def __init__(self, database: SideDatabase) -> None:
         self.db = database
-        with self.db.transaction() as cursor:
+        with self.db.schema() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS leanplan_caldav_tracking ("
                 f"name TEXT PRIMARY KEY, notification_id {database.big} NOT NULL)"
@@ -174,13 +202,14 @@ class SyncState:
                 )
             for link_id, remove_items in unlinked:
                 cursor.execute(
-                    "UPDATE leanplan_caldav_links SET active = 0, remove_items = ?, needs_push = 1, "
-                    "next_attempt_at = NULL WHERE link_id = ?",
+                    "UPDATE leanplan_caldav_links SET active = 0, remove_items = ?, "
+                    "needs_push = needs_push + 1, next_attempt_at = NULL WHERE link_id = ?",
                     (int(remove_items), str(link_id)),
                 )
             for plan_id in changed_plans:
                 cursor.execute(
-                    "UPDATE leanplan_caldav_links SET needs_push = 1 WHERE plan_id = ? AND active = 1",
+                    "UPDATE leanplan_caldav_links SET needs_push = needs_push + 1 "
+                    "WHERE plan_id = ? AND active = 1",
                     (str(plan_id),),
                 )
             cursor.execute(
@@ -199,13 +228,18 @@ class SyncState:
         return [_link(row) for row in rows]
 
     def link(self, link_id: UUID) -> LinkState | None:
+        claim = self.claim(link_id)
+        return claim.link if claim else None
+
+    def claim(self, link_id: UUID) -> Claim | None:
+        """The link afresh, for the worker that has just taken its lock; None if it is gone."""
         with self.db.transaction() as cursor:
             cursor.execute(
                 f"SELECT {_LINK_COLUMNS} FROM leanplan_caldav_links WHERE link_id = ?",
                 (str(link_id),),
             )
             rows = cursor.rows()
-        return _link(rows[0]) if rows else None
+        return Claim(_link(rows[0]), int(rows[0][_NEEDS_PUSH])) if rows else None
 
     def finish(
         self,
@@ -216,20 +250,25 @@ class SyncState:
         error: str | None,
         failures: int,
         next_attempt_at: datetime | None,
-        pushed: bool,
+        served: int = 0,
         items_in_sync: int | None = None,
         synced: bool = False,
     ) -> None:
-        """Ends a pass over a link: what the API shows, and whether changes still wait."""
+        """Ends a pass over a link: what the API shows, and whether changes still wait.
+
+        `served` is the claim's `push_requests` when the pass pushed the plan, else 0: changes
+        announced after the claim (by another worker following the log meanwhile) still wait.
+        """
         with self.db.transaction() as cursor:
             cursor.execute(
                 "UPDATE leanplan_caldav_links SET status = ?, last_error = ?, failures = ?, "
-                "next_attempt_at = ?, needs_push = CASE WHEN ? = 1 THEN 0 ELSE needs_push END, "
+                "next_attempt_at = ?, "
+                "needs_push = CASE WHEN needs_push > ? THEN needs_push - ? ELSE 0 END, "
                 "items_in_sync = COALESCE(?, items_in_sync), "
                 "last_sync_at = CASE WHEN ? = 1 THEN ? ELSE last_sync_at END WHERE link_id = ?",
                 (
                     status, error, failures, next_attempt_at and next_attempt_at.isoformat(),
-                    int(pushed), items_in_sync, int(synced), at.isoformat(), str(link_id),
+                    served, served, items_in_sync, int(synced), at.isoformat(), str(link_id),
                 ),
             )  # fmt: skip
 

@@ -21,6 +21,18 @@ A pass over a link
 Crash safety: objects are named after their UID, so a repeated write cannot duplicate anything;
 a write that happened but was not recorded comes back as a 412 and is recognised as our own by
 its X-LEANPLAN-BASE, so nothing is noted twice and nothing is lost.
+
+Several workers: any number may run on one store, and each change is still pushed once. A pass
+over a link happens under that link's lock (adapters.caldav_locks: an advisory lock on
+PostgreSQL, a file lock on SQLite), taken without waiting; a worker that finds the lock held
+skips the link (`PassReport.busy`), since the holder is doing that work now. Under the lock the
+worker reads the link afresh (another worker may have just passed over it and moved its sync
+token), and only then the plan, so a pass never works from older state than the last one left.
+Reading the log has a lock of its own. A change announced while a pass runs is not cleared by
+that pass (`needs_push` counts announcements): the next pass, by whichever worker, pushes it. A
+killed worker's locks go with its database session or process, so the others carry on. Each
+worker polls the calendars on its own clock: with N workers, calendars are read about N times
+per `poll_seconds`.
 """
 
 from __future__ import annotations
@@ -62,7 +74,8 @@ from adapters.caldav_http import (
     SyncUnsupported,
     TransientFailure,
 )
-from adapters.caldav_state import ItemState, LinkState, SideDatabase, Status, SyncState
+from adapters.caldav_locks import FOLLOW, Locks, worker_locks
+from adapters.caldav_state import Claim, ItemState, LinkState, SideDatabase, Status, SyncState
 from adapters.progress import Progress, ProgressFactory
 from adapters.secrets import LinkSecrets, SecretUnreadable, cipher_from_environ
 from adapters.store import ConfigurationError
@@ -139,6 +152,8 @@ class PassReport:
     deleted: int = 0
     fetched: int = 0
     failed: dict[UUID, str] = field(default_factory=dict)
+    busy: int = 0
+    """Links skipped because another worker held them."""
 
 
 class _Replan(Exception):
@@ -157,11 +172,13 @@ class CalendarSync:
         state: SyncState | None = None,
         progress: ProgressFactory = Progress,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        locks: Locks | None = None,
     ) -> None:
         self.app = app
         self.secrets = secrets
         self.settings = settings
         self.state = state or SyncState(SideDatabase(app))
+        self.locks = locks or worker_locks(app)
         self.renderer = Renderer(settings.base_url, settings.cancelled_grace)
         self.counter = Counter()
         self._progress = progress
@@ -209,18 +226,30 @@ class CalendarSync:
 
     # Passes.
 
+    def close(self) -> None:
+        """Lets go of the lock connection (the event store is the caller's to close)."""
+        self.locks.close()
+
     def sync_once(self, *, pull: bool = True, only_waiting: bool = False) -> PassReport:
-        """Follows the log, then passes over every link (or only those with changes waiting)."""
-        self.follow()
+        """Follows the log, then passes over every link (or only those with changes waiting)
+        that no other worker holds."""
+        with self.locks.hold(FOLLOW) as following:
+            if following:  # else another worker is reading the log right now
+                self.follow()
         report = PassReport()
         now = self.clock()
-        for link in self.state.links():
-            if only_waiting and not link.needs_push:
+        for listed in self.state.links():
+            if not _due(listed, now, only_waiting):
                 continue
-            if link.next_attempt_at is not None and link.next_attempt_at > now:
-                continue
-            report.links += 1
-            self._pass(link, pull=pull, report=report)
+            with self.locks.hold(str(listed.link_id)) as mine:
+                if not mine:
+                    report.busy += 1
+                    continue
+                claim = self.state.claim(listed.link_id)
+                if claim is None or not _due(claim.link, now, only_waiting):
+                    continue  # another worker passed over it (or forgot it) just before
+                report.links += 1
+                self._pass(claim, pull=pull, report=report)
         return report
 
     def run(self, stop: threading.Event) -> None:
@@ -237,7 +266,8 @@ class CalendarSync:
                 log.exception("the store failed during a calendar sync pass; trying again")
             stop.wait(self.settings.push_seconds)
 
-    def _pass(self, link: LinkState, *, pull: bool, report: PassReport) -> None:
+    def _pass(self, claim: Claim, *, pull: bool, report: PassReport) -> None:
+        link = claim.link
         started = self.clock()
         if not link.active and not link.remove_items:  # nothing to say to the server
             self._forget(link)
@@ -268,14 +298,15 @@ class CalendarSync:
         except ConcurrentChange as error:  # someone edited what the pull was changing: again
             self.state.finish(
                 link.link_id, status=Status.RETRYING, at=started, error=str(error),
-                failures=link.failures, next_attempt_at=None, pushed=False,
+                failures=link.failures, next_attempt_at=None,
             )  # fmt: skip
         except CalendarLinkNotFound:
             log.info("calendar link %s was unlinked during the pass", link.link_id)
         else:
             self.state.finish(
                 link.link_id, status=Status.OK, at=started, error=None, failures=0,
-                next_attempt_at=None, pushed=True, items_in_sync=in_sync, synced=True,
+                next_attempt_at=None, served=claim.push_requests, items_in_sync=in_sync,
+                synced=True,
             )  # fmt: skip
 
     def _failed(
@@ -301,7 +332,7 @@ class CalendarSync:
         report.failed[link.link_id] = message
         self.state.finish(
             link.link_id, status=status, at=self.clock(), error=message, failures=failures,
-            next_attempt_at=self.clock() + wait, pushed=False,
+            next_attempt_at=self.clock() + wait,
         )  # fmt: skip
 
     def _retire(self, session: DavSession, link: LinkState, report: PassReport) -> None:
@@ -681,6 +712,14 @@ class CalendarSync:
             response = session.delete(name, etag=None)
         if response.status not in (*_SUCCESS, 404):
             raise ProtocolError(f"DELETE {name} answered HTTP {response.status}")
+
+
+def _due(link: LinkState, now: datetime, only_waiting: bool) -> bool:
+    """Whether a pass should take up the link now: changes wait (or every link is read), and
+    no backoff holds it."""
+    if only_waiting and not link.needs_push:
+        return False
+    return link.next_attempt_at is None or link.next_attempt_at <= now
 
 
 def _in_sync(want: Wanted, item: ItemState | None) -> bool:

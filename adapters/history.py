@@ -75,6 +75,7 @@ class HistoryReadModel:
 
     def _create_tables(self) -> None:
         with self._transaction() as cursor:
+            self._lock(cursor)  # web workers booting together on an empty PostgreSQL database
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS leanplan_history ("
                 f"plan_id TEXT NOT NULL, position {self.integer} NOT NULL, at TEXT NOT NULL, "

@@ -58,7 +58,7 @@ class LinkSecrets:
     def __init__(self, database: SideDatabase, fernet: Fernet) -> None:
         self._db = database
         self._fernet = fernet
-        with self._db.transaction() as cursor:
+        with self._db.schema() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS leanplan_link_secrets ("
                 "link_id TEXT PRIMARY KEY, ciphertext TEXT NOT NULL)"

@@ -48,11 +48,12 @@ def database_url_from_environ(environ: Mapping[str, str]) -> str:
     return environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
 
 
-def eventsourcing_env(database_url: str) -> dict[str, str]:
+def eventsourcing_env(database_url: str, *, create_directory: bool = True) -> dict[str, str]:
     """Return the eventsourcing settings for ``database_url``.
 
     For SQLite the path is made absolute against the current working directory (so a later
-    ``chdir`` cannot move the database) and its parent directory is created. Raises
+    ``chdir`` cannot move the database) and its parent directory is created (unless
+    ``create_directory`` is false: checking a setting must not change anything). Raises
     ``ConfigurationError`` for anything that is not a usable ``sqlite:///`` or
     ``postgresql://`` URL, before any connection is attempted.
     """
@@ -61,7 +62,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
     except ValueError as error:
         raise ConfigurationError(f"DATABASE_URL: not a valid URL ({error})") from error
     if parts.scheme in _SQLITE_SCHEMES:
-        return _sqlite_env(parts)
+        return _sqlite_env(parts, create_directory)
     if parts.scheme in _POSTGRES_SCHEMES:
         return _postgres_env(parts)
     scheme = parts.scheme or "(none)"
@@ -70,7 +71,7 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
     )
 
 
-def _sqlite_env(parts: SplitResult) -> dict[str, str]:
+def _sqlite_env(parts: SplitResult, create_directory: bool) -> dict[str, str]:
     """Settings for ``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
     if parts.netloc or not parts.path.startswith("/"):
         raise ConfigurationError(
@@ -89,12 +90,13 @@ def _sqlite_env(parts: SplitResult) -> dict[str, str]:
     path = Path(raw_path).resolve()
     if path.is_dir():
         raise ConfigurationError(f"DATABASE_URL: {path} is a directory, not a database file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigurationError(
-            f"DATABASE_URL: cannot create directory {path.parent}: {error.strerror}"
-        ) from error
+    if create_directory:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigurationError(
+                f"DATABASE_URL: cannot create directory {path.parent}: {error.strerror}"
+            ) from error
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": str(path),

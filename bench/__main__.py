@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.measure import meets
 
-MODULES = ("bench.foundation", "bench.feeds", "bench.caldav")
+MODULES = ("bench.foundation", "bench.feeds", "bench.caldav", "bench.api", "bench.load")
 
 
 def main() -> None:
@@ -28,9 +28,10 @@ def main() -> None:
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite and PostgreSQL"
     if options.quick:
         machine += " (quick sizes)"
-    Path(__file__).with_name("results.json").write_text(
-        json.dumps({"machine": machine, "results": results}, indent=2) + "\n"
-    )
+    path = Path(__file__).with_name("results.json")
+    # --only replaces its own figures and keeps the other modules' ones.
+    kept = json.loads(path.read_text())["results"] if options.only and path.exists() else {}
+    path.write_text(json.dumps({"machine": machine, "results": kept | results}, indent=2) + "\n")
     print(f"{'figure':52} {'value':>12} {'unit':10} {'floor':>10} {'ratio':>7} target")
     for name, record in results.items():
         verdict = {True: "ok", False: "MISSED", None: ""}[meets(record)]

@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from adapters.bootstrap import open_leanplan
     from adapters.history import history_read_model
-    from web import api, calendar_links, errors, feeds, ui
+    from web import api, calendar_links, errors, feeds, ops, ui
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     leanplan = app.config.get("LEANPLAN_APP") or open_leanplan(app.config.get("DATABASE_URL"))
     app.extensions["leanplan"] = leanplan
     app.extensions["leanplan_history"] = history_read_model(leanplan)
+    ops.init_app(app)
     api.init_app(app)
     feeds.init_app(app)
     calendar_links.init_app(app)

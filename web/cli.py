@@ -31,6 +31,7 @@ from domain.history import ChangesReport, HistoryEntry, plain
 from domain.milestone import Milestone
 from domain.plan import Assumption
 from domain.views import PlanView, budget_report
+from web.config_cli import add_check_config_arguments, run_check_config, run_rotate_secret_key
 from web.sync_cli import add_arguments as add_sync_arguments
 from web.sync_cli import run_sync
 
@@ -159,6 +160,15 @@ def _parser() -> _Parser:
     import_command.add_argument("file", metavar="FILE")
     sync = command("sync", run_sync, "sync plans with their linked CalDAV calendars")
     add_sync_arguments(sync)
+    check_config = command(
+        "check-config", run_check_config, "check the settings in the environment (1 on a problem)"
+    )
+    add_check_config_arguments(check_config)
+    command(
+        "rotate-secret-key",
+        run_rotate_secret_key,
+        "re-encrypt calendar passwords from LEANPLAN_OLD_SECRET_KEY to LEANPLAN_SECRET_KEY",
+    )
     serve = command("serve", _serve, "run the web server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

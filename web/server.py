@@ -17,12 +17,14 @@ from gunicorn.app.base import BaseApplication
 
 from adapters.bootstrap import open_leanplan
 from web import create_app
+from web.gunicorn_settings import gunicorn_options
+from web.logs import LogFormat, configure_logging, log_format
+from web.shared_metrics import shared_metrics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_WORKERS = 2
 SECRET_KEY_ENV = "LEANPLAN_SECRET_KEY"
 
 
@@ -45,7 +47,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(
     host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, database_url: str | None = None
 ) -> None:
-    """Serve until stopped (SIGINT or SIGTERM), with WEB_CONCURRENCY workers (default 2)."""
+    """Serve until stopped (SIGINT or SIGTERM), with web.gunicorn_settings (WEB_CONCURRENCY
+    workers, default 2), the settings deploy/gunicorn.conf.py uses too."""
+    options = gunicorn_options(os.environ, bind=f"{host}:{port}")
+    configure_logging(log_format(os.environ, LogFormat.JSON))
     open_leanplan(database_url).close()
     secret_key = os.environ.get(SECRET_KEY_ENV, "").strip()
     if not secret_key:
@@ -53,13 +58,5 @@ def serve(
         log.warning("%s is not set: sessions end when the server stops", SECRET_KEY_ENV)
         secret_key = secrets.token_urlsafe(48)
     config = {"DATABASE_URL": database_url, "SECRET_KEY": secret_key}
-    options = {
-        "bind": f"{host}:{port}",
-        "workers": int(os.environ.get("WEB_CONCURRENCY", DEFAULT_WORKERS)),
-        "accesslog": "-",
-        "errorlog": "-",
-        "proc_name": "leanplan",
-        # gunicorn 27 opens a control socket at one path per user: a second server would clash.
-        "control_socket_disable": True,
-    }
-    _Gunicorn(config, options).run()
+    with shared_metrics():  # before any worker imports prometheus-client
+        _Gunicorn(config, options).run()

@@ -4,13 +4,17 @@
 failed, each failure on its own stderr line); `leanplan sync` runs until SIGTERM or SIGINT,
 pushing local changes within `--push-seconds` and reading every calendar every
 `--poll-seconds`. Settings come from the environment as for every command (DATABASE_URL,
-LEANPLAN_SECRET_KEY, LEANPLAN_BASE_URL, LEANPLAN_SYNC_POLL_SECONDS, LEANPLAN_SYNC_PUSH_SECONDS).
+LEANPLAN_SECRET_KEY, LEANPLAN_BASE_URL, LEANPLAN_SYNC_POLL_SECONDS, LEANPLAN_SYNC_PUSH_SECONDS,
+LEANPLAN_LOG_FORMAT: text unless it says json).
+Several workers may run at once on one store; each link is worked on by one at a time (see
+adapters.caldav_locks), and `--once` says how many links it left to another worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -26,6 +30,7 @@ from adapters.caldav_state import UnsupportedStore
 from adapters.caldav_sync import CalendarSync
 from adapters.secrets import SecretKeyMissing
 from adapters.store import ConfigurationError
+from web.logs import LogFormat, configure_logging, log_format
 
 PROG = "leanplan sync"
 _USER_ERRORS = (ConfigurationError, SecretKeyMissing, UnsupportedStore, PersistenceError, OSError)
@@ -63,11 +68,15 @@ def sync_main(argv: Sequence[str] | None = None) -> int:
 def run_sync(args: argparse.Namespace) -> int:
     """Runs the worker; returns the exit status (1 for a failed link or a user mistake)."""
     try:
-        logging.basicConfig(
-            level=logging.INFO if args.verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        configure_logging(
+            log_format(os.environ, LogFormat.TEXT),
+            logging.INFO if args.verbose else logging.WARNING,
+            replace=False,
         )
         worker = CalendarSync.from_environ(open_leanplan())
+    except _USER_ERRORS as error:
+        return _failed(error)
+    try:
         if args.poll_seconds or args.push_seconds:
             worker.settings = replace(
                 worker.settings,
@@ -78,9 +87,10 @@ def run_sync(args: argparse.Namespace) -> int:
             report = worker.sync_once()
             for link_id, message in report.failed.items():
                 print(f"{PROG}: link {link_id}: {message}", file=sys.stderr)
+            busy = f", {report.busy} held by another worker" if report.busy else ""
             print(
                 f"{report.links} calendar links: {report.written} written, {report.deleted} deleted, "
-                f"{report.fetched} fetched, {len(report.failed)} failed"
+                f"{report.fetched} fetched, {len(report.failed)} failed{busy}"
             )
             return 1 if report.failed else 0
         stop = threading.Event()
@@ -93,8 +103,14 @@ def run_sync(args: argparse.Namespace) -> int:
         worker.run(stop)
         return 0
     except _USER_ERRORS as error:
-        print(f"leanplan: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
+        return _failed(error)
+    finally:
+        worker.close()
+
+
+def _failed(error: Exception) -> int:
+    print(f"leanplan: error: {' '.join(str(error).split())}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

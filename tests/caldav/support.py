@@ -94,9 +94,20 @@ class Faults:
         self.rng = random.Random(self.seed)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request that reached the upstream server, and its answer's status."""
+
+    method: str
+    path: str
+    status: int
+    body: bytes
+
+
 class Proxy:
-    """An HTTP proxy on 127.0.0.1 in front of one upstream: counts requests by method and, when
-    told, answers 503 or drops the connection before or after forwarding."""
+    """An HTTP proxy on 127.0.0.1 in front of one upstream: counts requests by method, logs each
+    one the server answered and, when told, answers 503 or drops the connection before or after
+    forwarding, or holds a request in `gate` until the test lets it through."""
 
     def __init__(
         self, upstream_port: int, faults: Faults | None = None, refuse: frozenset[str] = frozenset()
@@ -110,6 +121,9 @@ class Proxy:
         self.counts: Counter[str] = Counter()
         self.response_bytes: list[tuple[str, int]] = []
         self.failed: Counter[str] = Counter()
+        self.exchanges: list[Exchange] = []
+        self.gate: Callable[[str, str], None] | None = None
+        """Called with the method and path before a request is forwarded; may block it there."""
         self._lock = threading.Lock()
         proxy = self
 
@@ -143,6 +157,8 @@ class Proxy:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                if proxy.gate is not None:
+                    proxy.gate(self.command, self.path)
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
                 headers = {
                     k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
@@ -151,6 +167,10 @@ class Proxy:
                 answer = upstream.getresponse()
                 content = answer.read()
                 upstream.close()
+                with proxy._lock:
+                    proxy.exchanges.append(
+                        Exchange(self.command, self.path, answer.status, body or b"")
+                    )
                 hostile = [body for end, body in proxy.hostile.items() if self.path.endswith(end)]
                 if self.command == "GET" and hostile:
                     content = hostile[0]
@@ -194,6 +214,7 @@ class Proxy:
         with self._lock:
             self.counts.clear()
             self.response_bytes.clear()
+            self.exchanges.clear()
 
     def stop(self) -> None:
         self.server.shutdown()
