@@ -62,6 +62,8 @@ def test_create_a_feed_copy_its_links_and_subscribe(page: Any, server: Server, s
 
 
 def fits_the_screen(page: Any, screenshot: Path) -> None:
+    """Measured once the stylesheet is in: a page read while it loads is laid out unstyled."""
+    page.wait_for_load_state("load")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px on a phone"
     page.screenshot(path=str(screenshot), full_page=True)
