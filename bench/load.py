@@ -1,8 +1,10 @@
 """Issue 6 figures: load on loopback, with wrk, against gunicorn serving the app on PostgreSQL.
 
-`gunicorn 'bench.hello:create_bench_app()'` runs with two sync workers on a fresh PostgreSQL
-database holding the demo plan grown to 1,000 generated milestones. wrk (Debian's; `make bench`
-installs it with .ci/install-wrk) loads one endpoint at a time over four connections:
+The bench app is served as production serves leanplan (bench.served: gunicorn with
+deploy/gunicorn.conf.py, so WEB_CONCURRENCY sync workers, two unless set, and the app's own
+request log) on a fresh PostgreSQL database holding the demo plan grown to 1,000 generated
+milestones. wrk (Debian's; `make bench` installs it with .ci/install-wrk) loads one endpoint at
+a time over four connections:
 
 - `hello`: `/bench/hello`, the floor: gunicorn, Flask and the loopback, and nothing of leanplan;
 - `feed_200`: the plan's feed, whole (no conditional header, so every answer is the full body,
@@ -26,15 +28,11 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +44,13 @@ from adapters.progress import Progress
 from bench.foundation import store
 from bench.hello import HELLO_PATH
 from bench.measure import Result, result
+from bench.served import served
 
-WORKERS = 2
 CONNECTIONS = 4
 DRAIN_SECONDS = 1.0
 """A pause between runs: requests wrk left in flight are served before the next run starts,
 so they do not count in its latency."""
 USER = "bench"
-ROOT = Path(__file__).resolve().parent.parent
 _REPORT = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -89,7 +86,7 @@ def run(quick: bool = False) -> dict[str, Result]:
         token, plan_id, feed = _demo(database_url, size)
         script = Path(folder) / "report.lua"
         script.write_text(_REPORT)
-        with _gunicorn(database_url) as port:
+        with served(database_url) as port:
             endpoints = _endpoints(port, token, plan_id, feed)
             runs: dict[str, list[Run]] = {e.name: [] for e in endpoints}
             for round_ in range(rounds + 1):  # the first round warms every worker up
@@ -183,38 +180,3 @@ def _figures(runs: dict[str, list[Run]], size: int) -> dict[str, Result]:
             p99[name], "ms", floor=p99["hello"]
         )
     return results
-
-
-@contextmanager
-def _gunicorn(database_url: str) -> Iterator[int]:
-    """gunicorn with WORKERS sync workers serving the bench app on a free port; stopped by PID."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    command = [
-        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(WORKERS), "--access-logfile", "-", "--error-logfile", "-",
-        "--no-control-socket", "bench.hello:create_bench_app()",
-    ]  # fmt: skip
-    environ = os.environ | {"DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(port):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.1)
-        yield port
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _answers(port: int) -> bool:
-    try:
-        _get(port, HELLO_PATH, {}, 200)
-    except (OSError, RuntimeError):
-        return False
-    return True
