@@ -19,19 +19,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--only", help="run only this module, e.g. foundation")
     options = parser.parse_args()
-    results = {}
-    for name in MODULES:
-        if options.only and not name.endswith(options.only):
-            continue
-        module = importlib.import_module(name)
-        results.update(module.run(quick=options.quick))
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite and PostgreSQL"
     if options.quick:
         machine += " (quick sizes)"
     path = Path(__file__).with_name("results.json")
     # --only replaces its own figures and keeps the other modules' ones.
     kept = json.loads(path.read_text())["results"] if options.only and path.exists() else {}
-    path.write_text(json.dumps({"machine": machine, "results": kept | results}, indent=2) + "\n")
+    results: dict[str, dict[str, object]] = {}
+    for name in MODULES:
+        if options.only and not name.endswith(options.only):
+            continue
+        module = importlib.import_module(name)
+        results.update(module.run(quick=options.quick))
+        # Written after each module: a module that fails later loses none of the figures before it.
+        path.write_text(json.dumps({"machine": machine, "results": kept | results}, indent=2) + "\n")
     print(f"{'figure':52} {'value':>12} {'unit':10} {'floor':>10} {'ratio':>7} target")
     for name, record in results.items():
         verdict = {True: "ok", False: "MISSED", None: ""}[meets(record)]

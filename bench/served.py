@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.hello import HELLO_PATH
-from web.shared_metrics import shared_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60
@@ -41,20 +40,19 @@ def served(database_url: str) -> Iterator[int]:
         "DATABASE_URL": database_url,
         "LEANPLAN_SECRET_KEY": secrets.token_urlsafe(32),  # one for all workers, as deployed
     }
-    with shared_metrics(environ):
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _answers(port):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start")
-                time.sleep(0.1)
-            yield port
-        finally:
-            os.kill(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )  # deploy/gunicorn.conf.py makes the workers' shared metrics folder itself
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _answers(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.1)
+        yield port
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def _answers(port: int) -> bool:
