@@ -34,14 +34,15 @@ def _get(url: str) -> tuple[int, bytes]:
 def test_serve_answers_under_gunicorn_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     url = f"sqlite:///{tmp_path / 'served.sqlite3'}"
-    code = f"from web.server import serve; serve(port={port}, database_url={url!r})"
     env = os.environ | {
         "PYTHONPATH": str(REPO),
+        "DATABASE_URL": url,
         "WEB_CONCURRENCY": "1",
         "LEANPLAN_SECRET_KEY": "test",
     }
+    leanplan = Path(sys.executable).with_name("leanplan")  # the console script, as users run it
     server = subprocess.Popen(
-        [sys.executable, "-c", code],
+        [str(leanplan), "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -64,3 +65,4 @@ def test_serve_answers_under_gunicorn_and_stops_on_sigterm(tmp_path: Path) -> No
         output = server.communicate(timeout=STARTUP_SECONDS)[0].decode()
     assert server.returncode == 0, output
     assert "gunicorn" in output.lower() and f"127.0.0.1:{port}" in output
+    assert (tmp_path / "served.sqlite3").exists()  # DATABASE_URL reached the server

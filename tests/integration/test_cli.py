@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -334,20 +333,6 @@ def test_a_bad_database_url_is_one_error_line(
     monkeypatch.setenv("DATABASE_URL", url)
     _assert_one_error_line(leanplan("plans"), 1, "DATABASE_URL: ")
     _assert_one_error_line(leanplan("init"), 1, message)
-
-
-def test_serve_hands_host_port_and_database_url_to_the_web_server(
-    leanplan: Command, store: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[dict[str, object]] = []
-    server = types.ModuleType("web.server")
-    server.serve = lambda **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "web.server", server)
-    assert leanplan("serve", "--host", "0.0.0.0", "--port", "8123").status == 0
-    assert calls == [{"host": "0.0.0.0", "port": 8123, "database_url": store}]
-
-
-# The real command in a real process.
 
 
 def _leanplan_process(url: str, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
