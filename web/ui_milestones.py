@@ -79,13 +79,17 @@ def edit(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
 @login_required
 def reschedule(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
     """Move a milestone's due date, saying why."""
-    _milestone(plan_id, milestone_id)
+    load_plan(plan_id, Role.EDITOR)
     form = request.form
     return _run(
         plan_id,
         milestone_id,
         lambda: leanplan().reschedule(
-            milestone_id, parse_date(form.get("due"), "due"), reason=form.get("reason", ""), actor=actor()
+            milestone_id,
+            parse_date(form.get("due"), "due"),
+            reason=form.get("reason", ""),
+            actor=actor(),
+            plan_id=plan_id,
         ),
         "Milestone rescheduled.",
     )
@@ -95,7 +99,7 @@ def reschedule(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
 @login_required
 def complete(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
     """Mark a milestone done, with its actual cost."""
-    _milestone(plan_id, milestone_id)
+    load_plan(plan_id, Role.EDITOR)
     form = request.form
     return _run(
         plan_id,
@@ -106,6 +110,7 @@ def complete(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
             actual_cost=form.get("actual_cost", "").strip() or None,
             note=form_text("note"),
             actor=actor(),
+            plan_id=plan_id,
         ),
         "Milestone done.",
     )
@@ -115,13 +120,15 @@ def complete(plan_id: UUID, milestone_id: UUID) -> ResponseReturnValue:
 @login_required
 def reopen_or_cancel(plan_id: UUID, milestone_id: UUID, transition: str) -> ResponseReturnValue:
     """Reopen a done or cancelled milestone, or cancel a planned one, saying why."""
-    _milestone(plan_id, milestone_id)
+    load_plan(plan_id, Role.EDITOR)
     app = leanplan()
     command = app.reopen if transition == "reopen" else app.cancel
     return _run(
         plan_id,
         milestone_id,
-        lambda: command(milestone_id, reason=request.form.get("reason", ""), actor=actor()),
+        lambda: command(
+            milestone_id, reason=request.form.get("reason", ""), actor=actor(), plan_id=plan_id
+        ),
         "Milestone reopened." if transition == "reopen" else "Milestone cancelled.",
     )
 

@@ -289,3 +289,28 @@ def test_forms_of_signed_out_visitors_go_to_sign_in(
             answer = client.post(url, data={**FULL_FORM, "csrf_token": CSRF})
             assert answer.status_code == 303, url
             assert answer.location.startswith("/sign-in?next=/plans/"), url
+
+
+@pytest.mark.parametrize(
+    ("action", "form"),
+    [
+        ("reschedule", {"due": "2031-06-01", "reason": "later"}),
+        ("complete", {}),
+        ("cancel", {"reason": "dropped"}),
+        ("reopen", {"reason": "back"}),
+        ("edit", {"title": "Renamed", "owner_name": "Ada", "owner_email": "ada@example.org"}),
+    ],
+)
+def test_a_milestone_is_reached_only_through_its_own_plan(
+    alice: Browser,
+    leanplan: Leanplan,
+    plan_id: UUID,
+    milestone_id: UUID,
+    appends_nothing: Guard,
+    action: str,
+    form: dict[str, str],
+) -> None:
+    other = leanplan.start_plan("Other", actor="alice")
+    with appends_nothing(plan_id), appends_nothing(other):
+        answer = alice.post(f"/plans/{other}/milestones/{milestone_id}/{action}", form)
+    assert answer.status_code == 404
